@@ -1,0 +1,243 @@
+"""Sites (a price source paired with a Tesla energy site), their automation state, what was sent
+to Tesla, and the energy the site measured.
+
+Units are in field names: *_w watts, *_kw kilowatts, *_c_per_kwh cents per kWh,
+*_dollars_per_mwh dollars per MWh, *_dollars dollars.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from devices.validators import validate_time_zone
+
+
+class NemRegion(models.TextChoices):
+    NSW1 = "NSW1", "New South Wales"
+    QLD1 = "QLD1", "Queensland"
+    VIC1 = "VIC1", "Victoria"
+    SA1 = "SA1", "South Australia"
+    TAS1 = "TAS1", "Tasmania"
+
+
+class Site(models.Model):
+    class PriceSource(models.TextChoices):
+        AMBER = "amber", "Amber Electric"
+        AEMO = "aemo", "Flow Power / AEMO wholesale"
+        CUSTOM = "custom", "Fixed time-of-use plan"
+
+    class TeslaAccess(models.TextChoices):
+        TESLEMETRY = "teslemetry", "Teslemetry"
+        FLEET = "fleet", "Tesla Fleet API"
+
+    class ForecastType(models.TextChoices):
+        PREDICTED = "predicted", "Amber predicted (advanced price)"
+        LOW = "low", "Amber low (advanced price)"
+        HIGH = "high", "Amber high (advanced price)"
+        PER_KWH = "per_kwh", "Raw per-kWh forecast"
+
+    household = models.ForeignKey(
+        "households.Household", on_delete=models.CASCADE, related_name="sites"
+    )
+    name = models.CharField(max_length=120)
+    time_zone = models.CharField(
+        max_length=64, default="Australia/Sydney", validators=[validate_time_zone]
+    )
+
+    # Price source: exactly one of the three, checked by the constraint below.
+    price_source = models.CharField(
+        max_length=16, choices=PriceSource.choices, default=PriceSource.AMBER
+    )
+    amber_site_id = models.CharField(max_length=64, blank=True, db_index=True)
+    aemo_region = models.CharField(max_length=8, choices=NemRegion.choices, blank=True)
+    aemo_network = models.CharField(max_length=32, blank=True)
+    aemo_tariff_code = models.CharField(max_length=32, blank=True)
+    custom_schedule = models.ForeignKey(
+        "tariffs.CustomTouSchedule",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sites",
+    )
+
+    # Tesla side.
+    tesla_energy_site_id = models.CharField(max_length=32, blank=True)
+    tesla_access = models.CharField(
+        max_length=16, choices=TeslaAccess.choices, default=TeslaAccess.TESLEMETRY
+    )
+    needs_reauthorisation = models.BooleanField(
+        default=False, help_text="Tesla refused our tokens; automations pause until reconnected."
+    )
+
+    # Automation settings (defaults from SPEC §4-5: only TOU sync is on by default).
+    tou_sync_enabled = models.BooleanField(default=True)
+    forecast_type = models.CharField(
+        max_length=16, choices=ForecastType.choices, default=ForecastType.PREDICTED
+    )
+    spike_detection_enabled = models.BooleanField(default=False)
+    spike_threshold_dollars_per_mwh = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("300"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("20000"))],
+    )
+    curtailment_enabled = models.BooleanField(default=False)
+    spike_protection_enabled = models.BooleanField(default=False)
+    export_boost_enabled = models.BooleanField(default=False)
+    export_boost_offset_c_per_kwh = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    export_boost_min_c_per_kwh = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("200"))],
+    )
+    export_boost_threshold_c_per_kwh = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("200"))],
+        help_text="Boost only when the export price is at or above this (0 = always).",
+    )
+    export_boost_window_start = models.TimeField(default=dt.time(17, 0))
+    export_boost_window_end = models.TimeField(default=dt.time(21, 0))
+    force_mode_toggle_enabled = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="site_price_source_complete",
+                condition=(
+                    Q(price_source="amber", amber_site_id__gt="")
+                    | Q(price_source="aemo", aemo_region__gt="")
+                    | Q(price_source="custom", custom_schedule__isnull=False)
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["household", "tesla_energy_site_id"],
+                condition=~Q(tesla_energy_site_id=""),
+                name="site_unique_tesla_site_per_household",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class AutomationState(models.Model):
+    """What the automations have changed on the battery and must be able to undo.
+
+    Updated by compare-and-set (``filter(pk=..., version=old).update(version=old + 1, ...)``),
+    so two workers never both act on one transition.
+    """
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="automation_state")
+    version = models.PositiveIntegerField(default=0)
+    spike_active = models.BooleanField(default=False)
+    spike_started_at = models.DateTimeField(null=True, blank=True)
+    curtailment_active = models.BooleanField(default=False)
+    curtailment_since = models.DateTimeField(null=True, blank=True)
+    force_discharge_until = models.DateTimeField(null=True, blank=True)
+    saved_operation_mode = models.CharField(max_length=32, blank=True)
+    saved_export_rule = models.CharField(max_length=32, blank=True)
+    saved_backup_reserve_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"automation state of {self.site}"
+
+
+class DeviceCommand(models.Model):
+    """One command sent to Tesla: what, why, and what came back."""
+
+    class Kind(models.TextChoices):
+        TARIFF = "tariff", "Time-of-use tariff"
+        OPERATION_MODE = "operation_mode", "Operation mode"
+        BACKUP_RESERVE = "backup_reserve", "Backup reserve"
+        EXPORT_RULE = "export_rule", "Export rule / grid charging"
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="commands")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    payload = models.JSONField(default=dict)
+    reason = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENT)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["site", "-created_at"], name="command_site_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.site} ({self.status})"
+
+
+class EnergySample(models.Model):
+    """Power flows read from Tesla live_status. Sign conventions follow Tesla: battery_power_w
+    positive = discharging, grid_power_w positive = importing."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="energy_samples")
+    sampled_at = models.DateTimeField()
+    solar_power_w = models.IntegerField()
+    battery_power_w = models.IntegerField()
+    grid_power_w = models.IntegerField()
+    load_power_w = models.IntegerField()
+    battery_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+
+    class Meta:
+        ordering = ["-sampled_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "sampled_at"], name="energy_sample_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} at {self.sampled_at:%Y-%m-%d %H:%M}"
+
+
+class DemandPeak(models.Model):
+    """Highest demand inside the plan's demand window for one billing month."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="demand_peaks")
+    billing_month = models.DateField(help_text="First day of the billing month.")
+    peak_kw = models.DecimalField(max_digits=8, decimal_places=3)
+    peak_at = models.DateTimeField()
+    estimated_charge_dollars = models.DecimalField(max_digits=10, decimal_places=2)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-billing_month"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "billing_month"], name="demand_peak_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.billing_month:%Y-%m}: {self.peak_kw} kW"

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ops.devrun import (
+    ProcessGroup,
+    ProcessSpec,
+    embedded_redis_spec,
+    free_loopback_port,
+    wait_for_port,
+)
+
+
+class Command(BaseCommand):
+    help = "Run web + worker + beat together in the foreground (make run). Ctrl-C stops all."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="web listen address")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        env = dict(os.environ)
+        env.setdefault("DJANGO_SETTINGS_MODULE", "powersync_site.settings")
+        env["PYTHONUNBUFFERED"] = "1"
+        group = ProcessGroup(env)
+        python = sys.executable
+
+        if "REDIS_URL" not in os.environ and "CELERY_BROKER_URL" not in os.environ:
+            port = free_loopback_port()
+            settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+            group.start(embedded_redis_spec(port, settings.DATA_DIR))
+            if not wait_for_port(port, timeout_seconds=10):
+                group.stop()
+                raise CommandError("the embedded Redis did not start within 10 s")
+            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            self.stdout.write(f"Embedded Redis on 127.0.0.1:{port} (set REDIS_URL to use your own)")
+
+        celery = [python, "-m", "celery", "-A", "powersync_site"]
+        for spec in (
+            ProcessSpec("web", [python, "manage.py", "runserver", options["addr"], "--noreload"]),
+            ProcessSpec(
+                "worker",
+                [
+                    *celery,
+                    "worker",
+                    "--queues",
+                    "spike,curtail,sync,default",
+                    "--pool",
+                    "threads",
+                    "--concurrency",
+                    "4",
+                    "--loglevel",
+                    "INFO",
+                ],
+            ),
+            ProcessSpec("beat", [*celery, "beat", "--loglevel", "INFO"]),
+        ):
+            group.start(spec)
+
+        def on_signal(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_signal)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"PowerSync is starting: http://{options['addr']}/admin/ and "
+                f"http://{options['addr']}/healthz — Ctrl-C stops everything."
+            )
+        )
+        try:
+            role, code = group.wait_any()
+            self.stderr.write(f"{role} exited with code {code}; stopping the others.")
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping…")
+        finally:
+            group.stop()

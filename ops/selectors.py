@@ -1,0 +1,127 @@
+"""Health of the service: database, broker, worker, beat, and the credentials key.
+
+worker: the heartbeat task (run by a worker) wrote its row recently.
+beat: django-celery-beat recorded sending the heartbeat entry recently (last_run_at, saved after
+every send because beat_sync_every=1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from kombu import Connection
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from credentials import keys
+from credentials import services as credential_services
+from ops.models import Heartbeat
+from tasks.schedule import HEARTBEAT_ENTRY
+
+STALE_AFTER_INTERVALS = 3
+
+
+@dataclass
+class ComponentHealth:
+    ok: bool
+    detail: str
+    age_seconds: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {"status": "ok" if self.ok else "down", "detail": self.detail}
+        if self.age_seconds is not None:
+            data["age_seconds"] = round(self.age_seconds, 1)
+        return data
+
+
+@dataclass
+class SystemHealth:
+    components: dict[str, ComponentHealth] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.components.values())
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "status": "ok" if self.ok else "degraded",
+            "checked_at": timezone.now().isoformat(),
+            "components": {name: c.as_dict() for name, c in self.components.items()},
+        }
+
+
+def _freshness(seen_at: dt.datetime | None, what: str) -> ComponentHealth:
+    max_age = settings.HEARTBEAT_INTERVAL_SECONDS * STALE_AFTER_INTERVALS
+    if seen_at is None:
+        return ComponentHealth(False, f"no {what} recorded yet")
+    age = (timezone.now() - seen_at).total_seconds()
+    if age > max_age:
+        return ComponentHealth(False, f"last {what} {age:.0f}s ago (limit {max_age}s)", age)
+    return ComponentHealth(True, f"last {what} {age:.0f}s ago", age)
+
+
+def database_health() -> ComponentHealth:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        return ComponentHealth(False, f"database unreachable: {type(exc).__name__}")
+    return ComponentHealth(True, connection.vendor)
+
+
+def broker_health() -> ComponentHealth:
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+    except (KombuOperationalError, OSError, TimeoutError) as exc:
+        return ComponentHealth(False, f"broker unreachable: {type(exc).__name__}")
+    return ComponentHealth(True, "reachable")
+
+
+def worker_health() -> ComponentHealth:
+    beat = Heartbeat.objects.filter(role="worker").values_list("last_seen_at", flat=True).first()
+    return _freshness(beat, "worker heartbeat")
+
+
+def beat_health() -> ComponentHealth:
+    """Beat writes a row when it starts and then saves last_run_at of each entry it sends."""
+    last_send = (
+        PeriodicTask.objects.filter(name=HEARTBEAT_ENTRY)
+        .values_list("last_run_at", flat=True)
+        .first()
+    )
+    started = Heartbeat.objects.filter(role="beat").values_list("last_seen_at", flat=True).first()
+    seen = [moment for moment in (last_send, started) if moment is not None]
+    return _freshness(max(seen) if seen else None, "beat activity")
+
+
+def credentials_health() -> ComponentHealth:
+    try:
+        credential_services.encryption_canary_verify()
+    except keys.CredentialKeyError as exc:
+        return ComponentHealth(False, str(exc))
+    return ComponentHealth(True, "canary decrypts")
+
+
+COMPONENTS = ("database", "broker", "worker", "beat", "credentials")
+
+
+def system_health(only: frozenset[str] | None = None) -> SystemHealth:
+    """Health of every component, or of ``only`` those named (e.g. web's own readiness)."""
+    health = SystemHealth()
+    health.components["database"] = database_health()
+    health.components["broker"] = broker_health()
+    if health.components["database"].ok:
+        health.components["worker"] = worker_health()
+        health.components["beat"] = beat_health()
+        health.components["credentials"] = credentials_health()
+    else:
+        for name in ("worker", "beat", "credentials"):
+            health.components[name] = ComponentHealth(False, "unknown: database unreachable")
+    if only is not None:
+        health.components = {k: v for k, v in health.components.items() if k in only}
+    return health
