@@ -32,7 +32,8 @@ class HalfHourRates:
     sell_dollars_per_kwh: tuple[Decimal, ...]
 
     def __post_init__(self) -> None:
-        for label, values in (("buy", self.buy_dollars_per_kwh), ("sell", self.sell_dollars_per_kwh)):
+        sides = (("buy", self.buy_dollars_per_kwh), ("sell", self.sell_dollars_per_kwh))
+        for label, values in sides:
             if len(values) != PERIODS_PER_DAY:
                 raise ValueError(f"{label} needs {PERIODS_PER_DAY} half-hours, got {len(values)}")
             for value in values:
