@@ -37,7 +37,8 @@ def test_run_dev_brings_everything_up_and_stops_cleanly(tmp_path):
         if k
         not in {"REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "CREDENTIALS_ENCRYPTION_KEYS"}
     }
-    env.update(DATA_DIR=str(tmp_path), DJANGO_ENV="development")
+    # A data directory that does not exist yet, as on a fresh clone.
+    env.update(DATA_DIR=str(tmp_path / "fresh" / "data"), DJANGO_ENV="development")
     manage = [sys.executable, "manage.py"]
     for step in (["migrate", "--noinput"], ["seed_demo"]):
         subprocess.run(
