@@ -71,6 +71,11 @@ class Site(models.Model):
     tesla_access = models.CharField(
         max_length=16, choices=TeslaAccess.choices, default=TeslaAccess.TESLEMETRY
     )
+    tesla_api_base_url = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Region-specific API base found for this site (Teslemetry region, Fleet 421).",
+    )
     needs_reauthorisation = models.BooleanField(
         default=False, help_text="Tesla refused our tokens; automations pause until reconnected."
     )

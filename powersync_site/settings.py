@@ -139,6 +139,35 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 30)
 
+# --- Upstream services ---------------------------------------------------------------------
+# Each client's base URL is configuration only: point these at the built-in simulator
+# (`python -m simulator`, which `make run` starts) or leave the defaults for the real services.
+AMBER_API_BASE_URL = env_str("AMBER_API_BASE_URL", "https://api.amber.com.au/v1")
+AMBER_WS_URL = env_str("AMBER_WS_URL", "wss://api-ws.amber.com.au")
+AEMO_BASE_URL = env_str("AEMO_BASE_URL", "https://visualisations.aemo.com.au")
+TESLA_FLEET_BASE_URL = env_str(
+    "TESLA_FLEET_BASE_URL", "https://fleet-api.prd.na.vn.cloud.tesla.com"
+)
+TESLEMETRY_BASE_URL = env_str("TESLEMETRY_BASE_URL", "https://api.teslemetry.com")
+TESLEMETRY_REGION_URL_TEMPLATE = env_str(
+    "TESLEMETRY_REGION_URL_TEMPLATE", "https://{region}.teslemetry.com"
+)
+TESLA_AUTHORIZE_URL = env_str("TESLA_AUTHORIZE_URL", "https://auth.tesla.com/oauth2/v3/authorize")
+TESLA_TOKEN_URL = env_str(
+    "TESLA_TOKEN_URL", "https://fleet-auth.prd.vn.cloud.tesla.com/oauth2/v3/token"
+)
+# The operator's Tesla developer app (Fleet API access method and "Connect Tesla").
+TESLA_CLIENT_ID = env_str("TESLA_CLIENT_ID")
+TESLA_CLIENT_SECRET = env_str("TESLA_CLIENT_SECRET")
+TESLA_REDIRECT_URI = env_str("TESLA_REDIRECT_URI")
+# EC prime256v1 private key (PEM) whose public half is served at
+# /.well-known/appspecific/com.tesla.3p.public-key.pem. Development generates one here.
+TESLA_PARTNER_KEY_FILE = Path(
+    env_str("TESLA_PARTNER_KEY_FILE", str(DATA_DIR / "tesla-partner-key.pem"))
+)
+UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_int("UPSTREAM_CONNECT_TIMEOUT_SECONDS", 5)
+UPSTREAM_READ_TIMEOUT_SECONDS = env_int("UPSTREAM_READ_TIMEOUT_SECONDS", 20)
+
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,47 @@
+"""One-at-a-time per site: a Redis lock with a TTL and an owner token (redis-py's Lock stores a
+random token and releases only if it still owns the key, so an expired holder cannot release a
+newer holder's lock)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import redis
+from django.conf import settings
+from redis.exceptions import LockError
+
+
+@functools.lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+
+def redis_client() -> redis.Redis:
+    return _client(settings.REDIS_URL)
+
+
+@contextmanager
+def site_lock(
+    kind: str, site_id: int, *, ttl_seconds: float, wait_seconds: float = 0
+) -> Iterator[bool]:
+    """Yield True if this caller holds the ``kind`` lock of the site, False if someone else does.
+
+    ``wait_seconds`` > 0 waits that long for the holder to finish (token refresh uses it so a
+    second caller sees the first one's result instead of failing).
+    """
+    lock = redis_client().lock(
+        f"powersync:lock:{kind}:{site_id}",
+        timeout=ttl_seconds,
+        blocking=wait_seconds > 0,
+        blocking_timeout=wait_seconds or None,
+    )
+    acquired = bool(lock.acquire())
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            # LockError: the TTL ran out first; the key expired or now belongs to another holder.
+            with suppress(LockError):
+                lock.release()
