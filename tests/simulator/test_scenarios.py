@@ -17,7 +17,7 @@ def _scenario(urls: dict[str, str], **body: Any) -> requests.Response:
     return requests.post(f"{urls['control']}/scenario", json=body, timeout=5)
 
 
-def _current_general(urls, household) -> dict[str, Any]:
+def _current_general(urls, household) -> list[dict[str, Any]]:
     rows = requests.get(
         f"{urls['amber']}/sites/{household['amber_site_id']}/prices/current",
         params={"resolution": 5},
