@@ -57,6 +57,21 @@ def wait_for_port(port: int, timeout_seconds: float) -> bool:
     return False
 
 
+def simulator_environment(base: str) -> dict[str, str]:
+    """Settings that point every upstream client at the simulator served at ``base``."""
+    return {
+        "AMBER_API_BASE_URL": f"{base}/amber/v1",
+        "AMBER_WS_URL": f"{base.replace('http://', 'ws://')}/amber-ws",
+        "AEMO_BASE_URL": f"{base}/aemo",
+        "TESLA_FLEET_BASE_URL": f"{base}/tesla",
+        "TESLEMETRY_BASE_URL": f"{base}/teslemetry",
+        # The simulator answers every Teslemetry region on one base URL.
+        "TESLEMETRY_REGION_URL_TEMPLATE": f"{base}/teslemetry",
+        "TESLA_AUTHORIZE_URL": f"{base}/tesla-auth/oauth2/v3/authorize",
+        "TESLA_TOKEN_URL": f"{base}/tesla-auth/oauth2/v3/token",
+    }
+
+
 def _pump(role: str, stream: IO[bytes], width: int) -> None:
     for raw in iter(stream.readline, b""):
         line = raw.decode(errors="replace").rstrip()

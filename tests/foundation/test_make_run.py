@@ -73,10 +73,13 @@ def test_run_dev_brings_everything_up_and_stops_cleanly(tmp_path):
         assert "runserver" in roles
         assert "worker" in roles
         assert "beat" in roles
+        assert "-m simulator" in roles
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=60)[0].decode(errors="replace")
     assert "Stopping" in output
+    assert "Demo login: admin / powersync-demo" in output
+    assert "Demo site linked to simulated household 1" in output
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
@@ -18,7 +19,17 @@ DEMO_HOUSEHOLD = "Demo household"
 
 
 class Command(BaseCommand):
-    help = "Create the demo admin user and demo household (idempotent; development only)."
+    help = (
+        "Create the demo admin user and demo household (idempotent; development only). With "
+        "--simulator, the demo site is connected to that simulator's first household."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--simulator",
+            metavar="CONTROL_URL",
+            help="the simulator's control base URL, e.g. http://127.0.0.1:8765/control",
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,6 +45,7 @@ class Command(BaseCommand):
         household = Household.objects.filter(name=DEMO_HOUSEHOLD, memberships__user=user).first()
         if household is None:
             household = household_create(name=DEMO_HOUSEHOLD, owner=user)
+        upstream = self._simulated_household(options["simulator"]) if options["simulator"] else None
         site, _ = Site.objects.get_or_create(
             household=household,
             name="Demo home",
@@ -44,10 +56,39 @@ class Command(BaseCommand):
                 "time_zone": "Australia/Sydney",
             },
         )
-        SiteCredentials.objects.get_or_create(site=site)
+        creds, _ = SiteCredentials.objects.get_or_create(site=site)
         AutomationState.objects.get_or_create(site=site)
+        if upstream is not None:
+            # The simulator's households are deterministic, so re-seeding links the same one.
+            Site.objects.filter(pk=site.pk).update(
+                name=upstream["site_name"],
+                amber_site_id=upstream["amber_site_id"],
+                tesla_energy_site_id=str(upstream["energy_site_id"]),
+                tesla_access=Site.TeslaAccess.TESLEMETRY,
+                tesla_api_base_url="",
+                time_zone=upstream["time_zone"],
+                aemo_region=upstream["region"],
+                spike_detection_enabled=True,
+                curtailment_enabled=True,
+            )
+            creds.amber_token = upstream["amber_token"]
+            creds.teslemetry_api_key = upstream["teslemetry_key"]
+            creds.save()
+            self.stdout.write(f"Demo site linked to simulated household {upstream['index']}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD} (household {household.name!r})"
             )
         )
+
+    def _simulated_household(self, control_url: str) -> dict[str, Any]:
+        try:
+            response = requests.get(
+                f"{control_url.rstrip('/')}/households", params={"limit": 1}, timeout=(2, 10)
+            )
+            response.raise_for_status()
+            return dict(response.json()["households"][0])
+        except (requests.RequestException, KeyError, IndexError, ValueError) as exc:
+            raise CommandError(
+                f"cannot read households from the simulator at {control_url}"
+            ) from exc

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from typing import Any
 
@@ -13,6 +14,7 @@ from ops.devrun import (
     ProcessSpec,
     embedded_redis_spec,
     free_loopback_port,
+    simulator_environment,
     wait_for_port,
 )
 
@@ -22,6 +24,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="web listen address")
+        parser.add_argument(
+            "--no-simulator",
+            action="store_true",
+            help="use the upstream URLs from the environment instead of the built-in simulator",
+        )
+        parser.add_argument("--households", type=int, default=3, help="simulated households")
 
     def handle(self, *args: Any, **options: Any) -> None:
         env = dict(os.environ)
@@ -30,37 +38,52 @@ class Command(BaseCommand):
         group = ProcessGroup(env)
         python = sys.executable
 
-        if "REDIS_URL" not in os.environ and "CELERY_BROKER_URL" not in os.environ:
-            port = free_loopback_port()
-            settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
-            group.start(embedded_redis_spec(port, settings.DATA_DIR))
-            if not wait_for_port(port, timeout_seconds=10):
-                group.stop()
-                raise CommandError("the embedded Redis did not start within 10 s")
-            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-            self.stdout.write(f"Embedded Redis on 127.0.0.1:{port} (set REDIS_URL to use your own)")
+        try:
+            if "REDIS_URL" not in os.environ and "CELERY_BROKER_URL" not in os.environ:
+                port = free_loopback_port()
+                settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+                group.start(embedded_redis_spec(port, settings.DATA_DIR))
+                if not wait_for_port(port, timeout_seconds=10):
+                    group.stop()
+                    raise CommandError("the embedded Redis did not start within 10 s")
+                env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+                self.stdout.write(
+                    f"Embedded Redis on 127.0.0.1:{port} (set REDIS_URL to use your own)"
+                )
 
-        celery = [python, "-m", "celery", "-A", "powersync_site"]
-        for spec in (
-            ProcessSpec("web", [python, "manage.py", "runserver", options["addr"], "--noreload"]),
-            ProcessSpec(
-                "worker",
-                [
-                    *celery,
+            seed = [python, "manage.py", "seed_demo"]
+            if not options["no_simulator"]:
+                control_url = self._start_simulator(group, env, households=options["households"])
+                seed += ["--simulator", control_url]
+            subprocess.run(seed, env=env, check=True, timeout=120)  # noqa: S603
+
+            celery = [python, "-m", "celery", "-A", "powersync_site"]
+            for spec in (
+                ProcessSpec(
+                    "web", [python, "manage.py", "runserver", options["addr"], "--noreload"]
+                ),
+                ProcessSpec(
                     "worker",
-                    "--queues",
-                    "spike,curtail,sync,default",
-                    "--pool",
-                    "threads",
-                    "--concurrency",
-                    "4",
-                    "--loglevel",
-                    "INFO",
-                ],
-            ),
-            ProcessSpec("beat", [*celery, "beat", "--loglevel", "INFO"]),
-        ):
-            group.start(spec)
+                    [
+                        *celery,
+                        "worker",
+                        "--queues",
+                        "spike,curtail,sync,default",
+                        "--pool",
+                        "threads",
+                        "--concurrency",
+                        "4",
+                        "--loglevel",
+                        "INFO",
+                    ],
+                ),
+                ProcessSpec("beat", [*celery, "beat", "--loglevel", "INFO"]),
+            ):
+                group.start(spec)
+
+        except BaseException:
+            group.stop()  # nothing started so far outlives a failed start
+            raise
 
         def on_signal(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
@@ -79,3 +102,27 @@ class Command(BaseCommand):
             self.stdout.write("Stopping…")
         finally:
             group.stop()
+
+    def _start_simulator(self, group: ProcessGroup, env: dict[str, str], *, households: int) -> str:
+        """Start the simulator, point every client at it; return its control URL."""
+        port = free_loopback_port()
+        spec = ProcessSpec(
+            "simulator",
+            [
+                sys.executable,
+                "-m",
+                "simulator",
+                "--port",
+                str(port),
+                "--households",
+                str(households),
+            ],
+        )
+        group.start(spec)
+        if not wait_for_port(port, timeout_seconds=20):
+            group.stop()
+            raise CommandError("the upstream simulator did not start within 20 s")
+        base = f"http://127.0.0.1:{port}"
+        env.update(simulator_environment(base))
+        self.stdout.write(f"Upstream simulator on {base} (control API: {base}/control)")
+        return f"{base}/control"
