@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import path
 
+from devices.providers.tesla.partner_key import PUBLIC_KEY_PATH
+from devices.views import tesla_partner_public_key
 from ops.views import healthz
 
 admin.site.site_header = "PowerSync operations"
@@ -9,4 +11,5 @@ admin.site.site_title = "PowerSync"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path(PUBLIC_KEY_PATH.lstrip("/"), tesla_partner_public_key, name="tesla-partner-public-key"),
 ]

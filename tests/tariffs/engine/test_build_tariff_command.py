@@ -214,8 +214,8 @@ def test_flow_power_manual(tmp_path: Path) -> None:
 
 
 def test_shell_invocation_exit_status_and_site_settings(tmp_path: Path) -> None:
-    """Through manage.py in a subprocess: exit codes and --site-settings (Django keeps
-    --settings for itself at the ManagementUtility level)."""
+    """Through manage.py in a subprocess, as documented: exit codes and --settings FILE
+    (manage.py hands it to the command as --site-settings, so Django does not read it)."""
     settings = tmp_path / "site.json"
     settings.write_text('{"forecast_type": "low"}')
     base = [
@@ -228,7 +228,7 @@ def test_shell_invocation_exit_status_and_site_settings(tmp_path: Path) -> None:
         "Australia/Brisbane",
     ]
     ok = subprocess.run(
-        [*base, "--now", "2025-06-28T16:25:00+10:00", "--site-settings", str(settings)],
+        [*base, "--now", "2025-06-28T16:25:00+10:00", "--settings", str(settings)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -276,3 +276,15 @@ def test_custom_schedule_table() -> None:
     assert len(rows) == 48
     assert rows["PERIOD_14_00"] == ["0.528", "0.065"]
     assert rows["PERIOD_00_00"] == ["0.221", "0.02"]
+
+
+def test_manage_py_passes_settings_to_build_tariff_not_to_django():
+    import manage
+
+    argv = ["manage.py", "build_tariff", "--amber-json", "x.json", "--settings", "site.json"]
+    assert manage.command_argv(argv)[-2:] == ["--site-settings", "site.json"]
+    assert manage.command_argv(["manage.py", "build_tariff", "--settings=s.json"])[-1] == (
+        "--site-settings=s.json"
+    )
+    other = ["manage.py", "migrate", "--settings", "powersync_site.settings"]
+    assert manage.command_argv(other) == other
