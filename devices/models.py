@@ -163,6 +163,9 @@ class AutomationState(models.Model):
     saved_operation_mode = models.CharField(max_length=32, blank=True)
     saved_export_rule = models.CharField(max_length=32, blank=True)
     saved_backup_reserve_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_outcome = models.CharField(max_length=32, blank=True)
+    last_sync_detail = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

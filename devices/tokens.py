@@ -39,7 +39,11 @@ class RefreshOutcome(enum.StrEnum):
     NEEDS_REAUTHORISATION = "needs_reauthorisation"
 
 
-def _mark_needs_reauthorisation(site: Site, reason: str) -> None:
+def site_needs_reauthorisation_mark(*, site_id: int, reason: str) -> None:
+    """Pause the site's automations and tell the household why (once)."""
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        return
     updated = Site.objects.filter(pk=site.pk, needs_reauthorisation=False).update(
         needs_reauthorisation=True
     )
@@ -74,15 +78,16 @@ def tesla_tokens_refresh(
         if not force and expires_at is not None and expires_at > moment + REFRESH_AHEAD:
             return RefreshOutcome.STILL_FRESH
         if not creds.tesla_refresh_token:
-            _mark_needs_reauthorisation(
-                site, "No Tesla refresh token is stored: connect Tesla again."
+            site_needs_reauthorisation_mark(
+                site_id=site.pk, reason="No Tesla refresh token is stored: connect Tesla again."
             )
             return RefreshOutcome.NEEDS_REAUTHORISATION
         try:
             tokens = tesla_oauth_client().refresh(creds.tesla_refresh_token)
         except AuthFailed:
-            _mark_needs_reauthorisation(
-                site, "Tesla refused the stored refresh token: connect Tesla again."
+            site_needs_reauthorisation_mark(
+                site_id=site.pk,
+                reason="Tesla refused the stored refresh token: connect Tesla again.",
             )
             return RefreshOutcome.NEEDS_REAUTHORISATION
         # One statement: a crash can never leave the new access token with the old refresh token.

@@ -168,6 +168,18 @@ TESLA_PARTNER_KEY_FILE = Path(
 UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_int("UPSTREAM_CONNECT_TIMEOUT_SECONDS", 5)
 UPSTREAM_READ_TIMEOUT_SECONDS = env_int("UPSTREAM_READ_TIMEOUT_SECONDS", 20)
 
+# --- Automations ---------------------------------------------------------------------------
+# Prices fetched per sync: the current half-hour's 5-minute actuals and a day of forecasts.
+AMBER_PREVIOUS_INTERVALS = env_int("AMBER_PREVIOUS_INTERVALS", 12)
+AMBER_NEXT_INTERVALS = env_int("AMBER_NEXT_INTERVALS", 96)
+# Push when the current/next half-hour moves more than this (c/kWh)…
+SYNC_TOLERANCE_C_PER_KWH = env_str("SYNC_TOLERANCE_C_PER_KWH", "1")
+# …or any half-hour of the day moves more than this (c/kWh).
+SYNC_WIDE_TOLERANCE_C_PER_KWH = env_str("SYNC_WIDE_TOLERANCE_C_PER_KWH", "5")
+# Routine tariff writes per Tesla site (spike/curtailment commands are never held back).
+TESLA_WRITES_PER_HOUR = env_int("TESLA_WRITES_PER_HOUR", 12)
+TESLA_WRITES_PER_DAY = env_int("TESLA_WRITES_PER_DAY", 120)
+
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

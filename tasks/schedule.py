@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.schedules import crontab
+
 HEARTBEAT_ENTRY = "ops.heartbeat"
+FIVE_MINUTES = 300
 
 
 def beat_schedule(*, heartbeat_seconds: int) -> dict[str, dict[str, Any]]:
@@ -17,5 +20,16 @@ def beat_schedule(*, heartbeat_seconds: int) -> dict[str, dict[str, Any]]:
             "task": "tasks.ops.heartbeat",
             "schedule": float(heartbeat_seconds),
             "options": {"expires": heartbeat_seconds * 0.9},
+        },
+        # Every 5-minute interval start (UTC and every Australian zone agree on :00/:05/…).
+        "sync.all": {
+            "task": "tasks.sync.sync_all",
+            "schedule": crontab(minute="*/5"),
+            "options": {"expires": FIVE_MINUTES * 0.8},
+        },
+        "tokens.refresh-expiring": {
+            "task": "tasks.tokens.refresh_expiring",
+            "schedule": crontab(minute="2-59/5"),
+            "options": {"expires": FIVE_MINUTES * 0.8},
         },
     }

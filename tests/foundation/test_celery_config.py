@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery.schedules import crontab
 from django.conf import settings
 
 from powersync_site.celery import app
@@ -29,12 +30,29 @@ def test_named_queues_and_routes():
     assert app.amqp.router.route({}, "tasks.ops.heartbeat")["queue"].name == "default"
 
 
+def period_seconds(every: object) -> float:
+    """Seconds between two runs: a number, or the smallest gap of a crontab's minutes."""
+    if isinstance(every, int | float):
+        return float(every)
+    assert isinstance(every, crontab)
+    assert every.hour == set(range(24))
+    minutes = sorted(every.minute)
+    gaps = [b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True)]
+    return min(gaps) * 60.0
+
+
 def test_every_beat_entry_expires_before_its_next_run():
     schedule = beat_schedule(heartbeat_seconds=30)
-    assert schedule
+    app.loader.import_default_modules()  # what a worker does: registers every task module
+    assert {"ops.heartbeat", "sync.all", "tokens.refresh-expiring"} <= set(schedule)
     for name, entry in schedule.items():
-        assert 0 < entry["options"]["expires"] < float(entry["schedule"]), name
-        assert entry["task"] in app.tasks or entry["task"].startswith("tasks."), name
+        assert 0 < entry["options"]["expires"] < period_seconds(entry["schedule"]), name
+        assert entry["task"] in app.tasks, name
+
+
+def test_sync_runs_at_every_five_minute_interval_start():
+    every = beat_schedule(heartbeat_seconds=30)["sync.all"]["schedule"]
+    assert sorted(every.minute) == list(range(0, 60, 5))
 
 
 def test_schedule_in_use_is_the_code_schedule():

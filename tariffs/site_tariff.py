@@ -1,0 +1,87 @@
+"""The bridge from a Site and fetched prices to the pure engine: settings → TariffSettings, client
+intervals → engine intervals, engine result → tariff_content_v2. No I/O here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from devices.models import Site
+from pricing.providers.amber.models import PriceInterval
+from tariffs.engine.amber import AmberInterval, build_amber_rates
+from tariffs.engine.freshness import Built, Refused
+from tariffs.engine.model import HalfHourRates
+from tariffs.engine.settings import ExportBoost, ForecastType, LocalWindow, TariffSettings
+from tariffs.engine.tesla_format import render_half_hour_tariff, validate_tariff_content_v2
+
+PLAN_NAME = "PowerSync live prices"
+
+
+def tariff_settings_for(site: Site) -> TariffSettings:
+    boost = None
+    if site.export_boost_enabled:
+        start, end = site.export_boost_window_start, site.export_boost_window_end
+        boost = ExportBoost(
+            offset_c_per_kwh=float(site.export_boost_offset_c_per_kwh),
+            min_c_per_kwh=float(site.export_boost_min_c_per_kwh),
+            threshold_c_per_kwh=float(site.export_boost_threshold_c_per_kwh),
+            window=LocalWindow.parse(f"{start:%H:%M}", f"{end:%H:%M}"),
+        )
+    return TariffSettings(
+        forecast_type=ForecastType(site.forecast_type),
+        spike_protection=site.spike_protection_enabled,
+        export_boost=boost,
+    )
+
+
+def engine_intervals(intervals: Sequence[PriceInterval]) -> list[AmberInterval]:
+    """Typed client intervals → the engine's compact form (same units: c/kWh incl. GST)."""
+    converted = []
+    for interval in intervals:
+        advanced = interval.advanced_price
+        converted.append(
+            AmberInterval(
+                str(interval.type),
+                str(interval.channel_type),
+                interval.duration_min,
+                int(interval.end_time.timestamp()),
+                float(interval.price_c_per_kwh),
+                (
+                    float(advanced.low_c_per_kwh),
+                    float(advanced.predicted_c_per_kwh),
+                    float(advanced.high_c_per_kwh),
+                )
+                if advanced
+                else None,
+                str(interval.spike_status),
+            )
+        )
+    return converted
+
+
+@dataclass(frozen=True)
+class SiteTariff:
+    rates: HalfHourRates
+    content: dict[str, Any]
+    notes: tuple[str, ...]
+
+
+def amber_site_tariff(
+    site: Site, intervals: Sequence[PriceInterval], *, now: dt.datetime
+) -> SiteTariff | Refused:
+    result = build_amber_rates(
+        engine_intervals(intervals), zone=site.zone, now=now, settings=tariff_settings_for(site)
+    )
+    if isinstance(result, Refused):
+        return result
+    assert isinstance(result, Built)
+    content = render_half_hour_tariff(result.rates, plan_name=PLAN_NAME, utility="Amber Electric")
+    validate_tariff_content_v2(content)
+    notes = tuple(result.notes) + tuple(a.describe() for a in result.adjustments)
+    return SiteTariff(rates=result.rates, content=content, notes=notes)
+
+
+def current_half_hour_index(zone_now: dt.datetime) -> int:
+    return zone_now.hour * 2 + zone_now.minute // 30

@@ -1,0 +1,204 @@
+"""TOU sync: keep the tariff a Powerwall holds in step with the site's prices.
+
+One run for one site: take the site's sync lock (one run in flight per site), fetch prices, build
+the tariff, and push it only when the change matters (tolerances below), then verify by read-back.
+Never pushes from stale or missing prices (the engine refuses; the refusal is recorded). While a
+spike response or a force discharge owns the battery, routine syncs stand aside.
+
+Change rule: push when the current or next half-hour moves by more than SYNC_TOLERANCE_C_PER_KWH,
+or any half-hour of the day moves by more than SYNC_WIDE_TOLERANCE_C_PER_KWH; identical tariffs
+never push. Skips are kept on the site's automation state (not as events: one every 5 minutes
+would drown the log); refusals and budget stops are events when they start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from credentials.models import SiteCredentials
+from devices.clients import tesla_client_for
+from devices.commands import write_budget_left
+from devices.models import AutomationState, Site
+from households.models import Event
+from households.services import event_record
+from pricing.clients import amber_client
+from pricing.services import amber_intervals_store
+from tariffs.engine.custom_tou import half_hour_rates_for
+from tariffs.engine.fingerprint import change_matters
+from tariffs.engine.freshness import Refused
+from tariffs.engine.model import HalfHourRates
+from tariffs.engine.tesla_format import parse_tariff_content_v2
+from tariffs.models import TariffPush
+from tariffs.push import tariff_push
+from tariffs.site_tariff import amber_site_tariff, current_half_hour_index
+from tasks.locks import site_lock
+
+logger = logging.getLogger(__name__)
+
+SYNC_LOCK_TTL_SECONDS = 120  # > one run: Amber fetch + push + read-back with their timeouts
+ROUTINE_REASONS = {TariffPush.Reason.FORECAST, TariffPush.Reason.SETTLED}
+
+
+class SyncOutcome(enum.StrEnum):
+    PUSHED = "pushed"
+    MISMATCH = "mismatch"
+    FAILED = "failed"
+    UNCHANGED = "unchanged"
+    REFUSED = "refused"
+    BUSY = "busy"
+    GONE = "gone"
+    DISABLED = "disabled"
+    PAUSED = "paused"
+    NO_BUDGET = "no_budget"
+    UNSUPPORTED = "unsupported"
+
+
+def _record_state(site_id: int, outcome: SyncOutcome, detail: str, *, at: dt.datetime) -> str:
+    """Save the outcome on the automation state; return the previous outcome."""
+    state, _ = AutomationState.objects.get_or_create(site_id=site_id)
+    previous = state.last_sync_outcome
+    AutomationState.objects.filter(pk=state.pk).update(
+        last_sync_at=at, last_sync_outcome=outcome, last_sync_detail=detail[:300]
+    )
+    return previous
+
+
+def held_rates(site: Site, *, now: dt.datetime) -> HalfHourRates | None:
+    """The rates of the last tariff Tesla confirmed holding, as 48 half-hours of today."""
+    last = (
+        TariffPush.objects.filter(site=site, status=TariffPush.Status.CONFIRMED)
+        .order_by("-created_at", "-id")
+        .values_list("tariff_content", flat=True)
+        .first()
+    )
+    if not last:
+        return None
+    return half_hour_rates_for(parse_tariff_content_v2(last), now.astimezone(site.zone).date())
+
+
+def _matters(previous: HalfHourRates | None, fresh: HalfHourRates, index: int) -> tuple[bool, str]:
+    near = change_matters(
+        previous,
+        fresh,
+        current_index=index,
+        tolerance_c_per_kwh=Decimal(str(settings.SYNC_TOLERANCE_C_PER_KWH)),
+        lookahead_periods=1,
+    )
+    if near.matters:
+        return True, near.reason
+    wide = change_matters(
+        previous,
+        fresh,
+        current_index=index,
+        tolerance_c_per_kwh=Decimal(str(settings.SYNC_WIDE_TOLERANCE_C_PER_KWH)),
+        lookahead_periods=47,
+    )
+    return wide.matters, (wide.reason if wide.matters else near.reason)
+
+
+def site_sync(*, site_id: int, reason: str, now: dt.datetime | None = None) -> SyncOutcome:
+    """One sync of one site. Provider errors propagate (the task's retry policy decides)."""
+    with site_lock("sync", site_id, ttl_seconds=SYNC_LOCK_TTL_SECONDS) as held:
+        if not held:
+            return SyncOutcome.BUSY
+        return _sync_locked(site_id=site_id, reason=reason, now=now or timezone.now())
+
+
+def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
+    site = Site.objects.filter(pk=site_id).select_related("automation_state").first()
+    if site is None:
+        return SyncOutcome.GONE
+    if not site.tou_sync_enabled and reason in ROUTINE_REASONS:
+        return SyncOutcome.DISABLED
+    if site.needs_reauthorisation:
+        _record_state(site_id, SyncOutcome.PAUSED, "Tesla needs re-authorisation", at=now)
+        return SyncOutcome.PAUSED
+    state = getattr(site, "automation_state", None)
+    if state and (state.spike_active or (state.force_discharge_until or now) > now):
+        _record_state(
+            site_id, SyncOutcome.PAUSED, "a spike or force discharge owns the tariff", at=now
+        )
+        return SyncOutcome.PAUSED
+    if site.price_source != Site.PriceSource.AMBER:
+        _record_state(site_id, SyncOutcome.UNSUPPORTED, "price source not synced yet", at=now)
+        return SyncOutcome.UNSUPPORTED
+    creds = SiteCredentials.objects.filter(site=site).first()
+    if creds is None or not creds.amber_token:
+        _record_state(site_id, SyncOutcome.PAUSED, "no Amber token", at=now)
+        return SyncOutcome.PAUSED
+
+    intervals = amber_client(creds.amber_token).get_current_prices(
+        site.amber_site_id,
+        next_intervals=settings.AMBER_NEXT_INTERVALS,
+        previous_intervals=settings.AMBER_PREVIOUS_INTERVALS,
+        resolution_min=5,
+    )
+    amber_intervals_store(amber_site_id=site.amber_site_id, intervals=intervals, fetched_at=now)
+
+    built = amber_site_tariff(site, intervals, now=now)
+    if isinstance(built, Refused):
+        return _refuse(site, built.reason, reason=reason, now=now)
+
+    index = current_half_hour_index(now.astimezone(site.zone))
+    matters, why = _matters(held_rates(site, now=now), built.rates, index)
+    if not matters:
+        _record_state(site_id, SyncOutcome.UNCHANGED, why, at=now)
+        return SyncOutcome.UNCHANGED
+    if reason in ROUTINE_REASONS and not write_budget_left(site_id, now=now):
+        previous = _record_state(site_id, SyncOutcome.NO_BUDGET, why, at=now)
+        if previous != SyncOutcome.NO_BUDGET:
+            event_record(
+                household_id=site.household_id,
+                site_id=site.pk,
+                automation=Event.Automation.TOU_SYNC,
+                decision="Sync held back: Tesla write budget used up",
+                reason=f"Prices changed ({why}) but this site reached its write budget.",
+                outcome=Event.Outcome.SKIPPED,
+            )
+        return SyncOutcome.NO_BUDGET
+
+    push = tariff_push(
+        site=site,
+        client=tesla_client_for(site, creds),
+        content=built.content,
+        reason=reason,
+        why=f"{TariffPush.Reason(reason).label}: {why}",
+    )
+    outcome = {
+        TariffPush.Status.CONFIRMED: SyncOutcome.PUSHED,
+        TariffPush.Status.MISMATCH: SyncOutcome.MISMATCH,
+    }.get(TariffPush.Status(push.status), SyncOutcome.FAILED)
+    _record_state(site_id, outcome, why, at=now)
+    return outcome
+
+
+def _refuse(site: Site, why: str, *, reason: str, now: dt.datetime) -> SyncOutcome:
+    previous = _record_state(site.pk, SyncOutcome.REFUSED, why, at=now)
+    if previous != SyncOutcome.REFUSED:
+        TariffPush.objects.create(
+            site=site, reason=reason, status=TariffPush.Status.REFUSED, detail=why[:2000]
+        )
+        event_record(
+            household_id=site.household_id,
+            site_id=site.pk,
+            automation=Event.Automation.TOU_SYNC,
+            decision="Kept the last good tariff: prices are stale or missing",
+            reason=why,
+            outcome=Event.Outcome.REFUSED,
+        )
+    logger.info("sync of site %s refused: %s", site.pk, why)
+    return SyncOutcome.REFUSED
+
+
+def site_sync_request(*, site_id: int, reason: str = TariffPush.Reason.MANUAL) -> None:
+    """Queue a sync of one site once the current transaction commits ("sync now")."""
+    from tasks.sync import sync_site
+
+    transaction.on_commit(lambda: sync_site.apply_async((site_id, reason), queue="sync"))

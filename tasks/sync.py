@@ -1,0 +1,87 @@
+"""TOU sync tasks: a beat fan-out at every 5-minute interval start, one task per site."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.app.task import Task
+
+from devices.models import Site
+from devices.providers import tesla
+from devices.tokens import site_needs_reauthorisation_mark
+from households.models import Event
+from households.services import event_record
+from pricing.providers import amber
+from tariffs import sync
+from tariffs.models import TariffPush
+
+logger = logging.getLogger(__name__)
+
+# Settled prices arrive about 35 s and 60 s after the interval starts (SPEC §5).
+SETTLED_DELAYS_SECONDS = (35, 60)
+# A queued sync older than this is dropped instead of run late.
+SYNC_EXPIRES_SECONDS = 240
+TRANSIENT = (amber.Unavailable, tesla.Unavailable, tesla.DeviceOffline)
+
+
+@shared_task(
+    name="tasks.sync.sync_site",
+    bind=True,
+    ignore_result=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=10,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=2,
+    soft_time_limit=100,
+    time_limit=120,
+)
+def sync_site(self: Task, site_id: int, reason: str) -> None:
+    try:
+        outcome = sync.site_sync(site_id=site_id, reason=reason)
+    except amber.RateLimited as exc:
+        raise self.retry(countdown=max(1, int(exc.retry_after or 60)), exc=exc) from exc
+    except tesla.RateLimited as exc:
+        raise self.retry(countdown=max(1, int(exc.retry_after_s or 60)), exc=exc) from exc
+    except amber.AuthFailed:
+        _amber_token_rejected(site_id)
+        return
+    except tesla.AuthError:
+        site_needs_reauthorisation_mark(
+            site_id=site_id, reason="Tesla refused the stored credentials: connect Tesla again."
+        )
+        return
+    if outcome == sync.SyncOutcome.MISMATCH and self.request.retries < 1:
+        raise self.retry(countdown=30)
+
+
+def _amber_token_rejected(site_id: int) -> None:
+    site = Site.objects.filter(pk=site_id).first()
+    if site is not None:
+        event_record(
+            household_id=site.household_id,
+            site_id=site.pk,
+            automation=Event.Automation.TOU_SYNC,
+            decision="Amber refused the token",
+            reason="Check the Amber token in the site's connections.",
+            outcome=Event.Outcome.FAILED,
+        )
+
+
+@shared_task(name="tasks.sync.sync_all", ignore_result=True)
+def sync_all() -> None:
+    """Beat, at each 5-minute interval start: forecast sync now, settled syncs a little later."""
+    site_ids = Site.objects.filter(tou_sync_enabled=True, needs_reauthorisation=False).values_list(
+        "pk", flat=True
+    )
+    for site_id in site_ids.iterator(chunk_size=1000):
+        sync_site.apply_async(
+            (site_id, TariffPush.Reason.FORECAST.value), expires=SYNC_EXPIRES_SECONDS
+        )
+        for delay in SETTLED_DELAYS_SECONDS:
+            sync_site.apply_async(
+                (site_id, TariffPush.Reason.SETTLED.value),
+                countdown=delay,
+                expires=delay + SYNC_EXPIRES_SECONDS,
+            )

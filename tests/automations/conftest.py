@@ -1,0 +1,81 @@
+"""A simulator with a frozen clock, Django settings pointed at it, and a site linked to one of
+its households (Amber token + Teslemetry key)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from credentials.models import SiteCredentials
+from devices.models import AutomationState, Site
+from ops.devrun import simulator_environment
+from simulator import SimulatorThread
+from tests.factories import SiteFactory
+
+FROZEN_NOW = dt.datetime.fromisoformat("2025-06-28T16:24:00+10:00")
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[SimulatorThread]:
+    thread = SimulatorThread(households=4, seed=11, speed=0.0).start()
+    yield thread
+    thread.stop()
+
+
+def control(sim: SimulatorThread, path: str, body: dict[str, Any] | None = None) -> Any:
+    url = f"{sim.base_urls['control']}{path}"
+    reply = (
+        requests.post(url, json=body, timeout=5)
+        if body is not None
+        else requests.get(url, timeout=5)
+    )
+    reply.raise_for_status()
+    return reply.json()
+
+
+@pytest.fixture
+def upstream(sim, settings):
+    """Settings → simulator; normal scenario, no latency, clock frozen at the fixture's moment."""
+    base = sim.base_urls["control"].removesuffix("/control")
+    for name, value in simulator_environment(base).items():
+        setattr(settings, name, value)
+    control(sim, "/scenario", {"name": "normal"})
+    control(sim, "/latency", {"amber_ms": 0, "tesla_ms": 0, "aemo_ms": 0})
+    control(sim, "/clock", {"now": FROZEN_NOW.isoformat(), "speed": 0})
+    return sim
+
+
+@pytest.fixture
+def household_upstream(upstream) -> dict[str, Any]:
+    return control(upstream, "/households?limit=1")["households"][0]
+
+
+@pytest.fixture
+def linked_site(household_upstream, fernet_keys) -> Site:
+    h = household_upstream
+    site = SiteFactory.create(
+        amber_site_id=h["amber_site_id"],
+        tesla_energy_site_id=str(h["energy_site_id"]),
+        tesla_access=Site.TeslaAccess.TESLEMETRY,
+        time_zone=h["time_zone"],
+    )
+    SiteCredentials.objects.create(
+        site=site, amber_token=h["amber_token"], teslemetry_api_key=h["teslemetry_key"]
+    )
+    AutomationState.objects.create(site=site)
+    return site
+
+
+def tesla_history(sim: SimulatorThread, site: Site) -> list[dict[str, Any]]:
+    return control(sim, f"/tesla/sites/{site.tesla_energy_site_id}/history")["history"]
+
+
+@pytest.fixture
+def new_tesla_writes(upstream, linked_site):
+    """Callable: the writes the simulated Powerwall received since the test began."""
+    seen = len(tesla_history(upstream, linked_site))
+    return lambda: tesla_history(upstream, linked_site)[seen:]

@@ -1,0 +1,112 @@
+"""TOU sync end to end against the simulator: fetch, build, push, read back, skip, refuse."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from devices.models import AutomationState, DeviceCommand
+from households.models import Event
+from pricing.models import AmberPriceInterval
+from pricing.providers import amber
+from tariffs.engine.fingerprint import tariff_fingerprint
+from tariffs.models import TariffPush
+from tariffs.sync import SyncOutcome, site_sync
+from tasks.locks import site_lock
+from tests.automations.conftest import FROZEN_NOW, control
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+
+def test_first_sync_pushes_and_confirms_by_read_back(upstream, linked_site, new_tesla_writes):
+    assert (
+        site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == SyncOutcome.PUSHED
+    )
+
+    push = TariffPush.objects.get(site=linked_site)
+    assert push.status == TariffPush.Status.CONFIRMED
+    assert push.verified_at is not None
+    writes = [w for w in new_tesla_writes() if "tou_settings" in str(w)]
+    assert len(writes) == 1
+    sent = writes[0]["body"]["tou_settings"]["tariff_content_v2"]
+    assert tariff_fingerprint(sent) == push.fingerprint
+    assert len(sent["energy_charges"]["Summer"]["rates"]) == 48
+
+    command = DeviceCommand.objects.get(site=linked_site)
+    assert (command.kind, command.status) == ("tariff", "succeeded")
+    assert command.payload["push_id"] == push.pk
+    assert Event.objects.filter(site=linked_site, decision="Tariff pushed and confirmed").exists()
+    # Price history was stored once per (channel, interval).
+    stored = AmberPriceInterval.objects.filter(amber_site_id=linked_site.amber_site_id)
+    assert stored.filter(channel="general").exists()
+    assert stored.filter(channel="feedIn").exists()
+
+
+def test_same_prices_again_do_not_push(upstream, linked_site, new_tesla_writes):
+    site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW)
+    writes_before = len(new_tesla_writes())
+    rows_before = AmberPriceInterval.objects.count()
+
+    assert (
+        site_sync(site_id=linked_site.pk, reason="settled", now=FROZEN_NOW) == SyncOutcome.UNCHANGED
+    )
+    assert len(new_tesla_writes()) == writes_before
+    assert TariffPush.objects.filter(site=linked_site).count() == 1
+    assert AmberPriceInterval.objects.count() == rows_before  # upserted, not duplicated
+    state = AutomationState.objects.get(site=linked_site)
+    assert state.last_sync_outcome == SyncOutcome.UNCHANGED
+
+
+def test_stale_prices_are_refused_once_and_nothing_is_pushed(
+    upstream, linked_site, new_tesla_writes
+):
+    two_hours_later = FROZEN_NOW + dt.timedelta(hours=2)  # the simulator still serves 16:24 data
+    assert site_sync(site_id=linked_site.pk, reason="forecast", now=two_hours_later) == (
+        SyncOutcome.REFUSED
+    )
+    assert site_sync(site_id=linked_site.pk, reason="settled", now=two_hours_later) == (
+        SyncOutcome.REFUSED
+    )
+    assert new_tesla_writes() == []
+    refused = TariffPush.objects.get(site=linked_site)
+    assert refused.status == TariffPush.Status.REFUSED
+    assert "stale" in refused.detail
+    events = Event.objects.filter(site=linked_site, outcome=Event.Outcome.REFUSED)
+    assert events.count() == 1  # recorded when it starts, not every 5 minutes
+
+
+def test_amber_outage_raises_for_retry_and_pushes_nothing(upstream, linked_site, new_tesla_writes):
+    control(upstream, "/scenario", {"name": "amber_outage"})
+    with pytest.raises(amber.Unavailable):
+        site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW)
+    assert new_tesla_writes() == []
+    assert not TariffPush.objects.filter(site=linked_site).exists()
+
+
+def test_spike_owns_the_tariff(upstream, linked_site, new_tesla_writes):
+    AutomationState.objects.filter(site=linked_site).update(spike_active=True)
+    assert (
+        site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == SyncOutcome.PAUSED
+    )
+    assert new_tesla_writes() == []
+
+
+def test_one_sync_in_flight_per_site(upstream, linked_site, new_tesla_writes):
+    with site_lock("sync", linked_site.pk, ttl_seconds=30) as held:
+        assert held
+        assert site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == (
+            SyncOutcome.BUSY
+        )
+    assert new_tesla_writes() == []
+
+
+def test_write_budget_holds_back_routine_syncs(upstream, linked_site, new_tesla_writes, settings):
+    settings.TESLA_WRITES_PER_HOUR = 0
+    assert site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == (
+        SyncOutcome.NO_BUDGET
+    )
+    assert new_tesla_writes() == []
+    assert Event.objects.filter(site=linked_site, outcome=Event.Outcome.SKIPPED).count() == 1
+    # "Sync now" is not routine: it goes through.
+    assert site_sync(site_id=linked_site.pk, reason="manual", now=FROZEN_NOW) == SyncOutcome.PUSHED
