@@ -163,6 +163,19 @@ class AutomationState(models.Model):
     saved_operation_mode = models.CharField(max_length=32, blank=True)
     saved_export_rule = models.CharField(max_length=32, blank=True)
     saved_backup_reserve_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    saved_profile = models.ForeignKey(
+        "tariffs.TouProfile",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The tariff the battery had before a spike or force discharge took over.",
+    )
+    spike_last_interval_end = models.DateTimeField(null=True, blank=True)
+    spike_calm_intervals = models.PositiveSmallIntegerField(default=0)
+    spike_tariff_half_hour = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the half-hour the spike tariff was pushed for."
+    )
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_outcome = models.CharField(max_length=32, blank=True)
     last_sync_detail = models.CharField(max_length=300, blank=True)

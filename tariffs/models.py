@@ -52,6 +52,7 @@ class TouProfile(models.Model):
     class Kind(models.TextChoices):
         MANUAL = "manual", "Saved by the household"
         PRE_SPIKE = "pre_spike", "Backup taken before a spike"
+        PRE_DISCHARGE = "pre_discharge", "Backup taken before a force discharge"
         DEFAULT = "default", "Default"
 
     household = models.ForeignKey(

@@ -27,6 +27,17 @@ def beat_schedule(*, heartbeat_seconds: int) -> dict[str, dict[str, Any]]:
             "schedule": crontab(minute="*/5"),
             "options": {"expires": FIVE_MINUTES * 0.8},
         },
+        # One AEMO read a minute for every region, fanned out to the sites it concerns.
+        "spike.check-regions": {
+            "task": "tasks.spike.check_regions",
+            "schedule": 60.0,
+            "options": {"expires": 50},
+        },
+        "spike.repair-overrides": {
+            "task": "tasks.spike.repair_overrides",
+            "schedule": 60.0,
+            "options": {"expires": 50},
+        },
         "tokens.refresh-expiring": {
             "task": "tasks.tokens.refresh_expiring",
             "schedule": crontab(minute="2-59/5"),

@@ -46,6 +46,8 @@ def upstream(sim, settings):
     control(sim, "/scenario", {"name": "normal"})
     control(sim, "/latency", {"amber_ms": 0, "tesla_ms": 0, "aemo_ms": 0})
     control(sim, "/clock", {"now": FROZEN_NOW.isoformat(), "speed": 0})
+    # Limits are per token over real time and these tests share one household's tokens.
+    control(sim, "/rate-limits", {"amber": {"enabled": False}, "teslemetry": {"enabled": False}})
     return sim
 
 

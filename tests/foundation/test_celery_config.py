@@ -35,8 +35,8 @@ def period_seconds(every: object) -> float:
     if isinstance(every, int | float):
         return float(every)
     assert isinstance(every, crontab)
-    assert every.hour == set(range(24))
-    minutes = sorted(every.minute)
+    assert every.hour == set(range(24))  # type: ignore[attr-defined]
+    minutes = sorted(every.minute)  # type: ignore[attr-defined]
     gaps = [b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True)]
     return min(gaps) * 60.0
 
