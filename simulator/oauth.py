@@ -30,6 +30,18 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def pkce_challenge(verifier: str) -> str:
+    """The S256 ``code_challenge`` of a PKCE ``code_verifier`` (RFC 7636 §4.2)."""
+    return _b64(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def _pkce_matches(challenge: str, verifier: str | None) -> bool:
+    # RFC 7636 §4.1: 43-128 characters from the unreserved set.
+    if not verifier or not 43 <= len(verifier) <= 128 or not verifier.isascii():
+        return False
+    return hmac.compare_digest(pkce_challenge(verifier), challenge)
+
+
 class OAuthError(Exception):
     def __init__(self, status: int, error: str, description: str) -> None:
         super().__init__(description)
@@ -60,6 +72,7 @@ class _Code:
     scopes: tuple[str, ...]
     expires_real: float
     used: bool = False
+    code_challenge: str | None = None  # PKCE (RFC 7636), S256 only
 
 
 @dataclass(slots=True)
@@ -142,11 +155,22 @@ class TokenService:
 
     # -- grants -----------------------------------------------------------------------------
     def issue_code(
-        self, *, household: int, client_id: str, redirect_uri: str, scopes: tuple[str, ...]
+        self,
+        *,
+        household: int,
+        client_id: str,
+        redirect_uri: str,
+        scopes: tuple[str, ...],
+        code_challenge: str | None = None,
     ) -> str:
         code = "NA_" + secrets.token_hex(32)
         self.codes[code] = _Code(
-            household, client_id, redirect_uri, scopes, time.monotonic() + CODE_TTL_S
+            household,
+            client_id,
+            redirect_uri,
+            scopes,
+            time.monotonic() + CODE_TTL_S,
+            code_challenge=code_challenge,
         )
         self.stats["codes_issued"] += 1
         return code
@@ -169,7 +193,13 @@ class TokenService:
         return result
 
     def exchange_code(
-        self, *, client_id: str, code: str, redirect_uri: str | None, now: float
+        self,
+        *,
+        client_id: str,
+        code: str,
+        redirect_uri: str | None,
+        now: float,
+        code_verifier: str | None = None,
     ) -> dict[str, Any]:
         record = self.codes.get(code)
         if record is None or record.used or time.monotonic() > record.expires_real:
@@ -178,6 +208,11 @@ class TokenService:
             raise OAuthError(400, "invalid_auth_code", "The code was issued to another client")
         if redirect_uri is not None and redirect_uri != record.redirect_uri:
             raise OAuthError(400, "invalid_redirect_url", "redirect_uri does not match")
+        if record.code_challenge is not None and not _pkce_matches(
+            record.code_challenge, code_verifier
+        ):
+            # RFC 7636 §4.6: a code bound to a challenge needs the matching verifier.
+            raise OAuthError(400, "invalid_grant", "code_verifier does not match code_challenge")
         record.used = True
         del self.codes[code]
         return self._pair(record.household, client_id, record.scopes, now)

@@ -556,9 +556,19 @@ async def authorize(request: web.Request) -> web.StreamResponse:
         return _oauth_error(
             OAuthError(400, "login_required", "pass login_hint=<household index or e-mail>")
         )
+    challenge = q.get("code_challenge") or None
+    if challenge is not None and q.get("code_challenge_method", "plain") != "S256":
+        # Tesla's docs (Open Source Tokens) describe S256; "plain" would defeat PKCE.
+        return _oauth_error(
+            OAuthError(400, "invalid_request", "code_challenge_method must be S256")
+        )
     scopes = tuple(q.get("scope", "openid offline_access").split())
     code = sim.tokens.issue_code(
-        household=household.index, client_id=client_id, redirect_uri=redirect_uri, scopes=scopes
+        household=household.index,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        scopes=scopes,
+        code_challenge=challenge,
     )
     issuer = sim.base_urls.get("tesla_auth") or f"{request.scheme}://{request.host}{AUTH}"
     extra = urlencode({"code": code, "state": q["state"], "issuer": f"{issuer}/oauth2/v3"})
@@ -589,6 +599,7 @@ async def token(request: web.Request) -> web.Response:
                 code=form.get("code", ""),
                 redirect_uri=form.get("redirect_uri"),
                 now=now,
+                code_verifier=form.get("code_verifier"),
             )
         elif grant == "refresh_token":
             result = sim.tokens.refresh(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -361,3 +363,71 @@ def test_calendar_history_day(urls, households):
     assert sum(row["total_solar_generation"] for row in series) > 0
     for row in series:
         assert row["total_home_usage"] >= 0
+
+
+def _authorize_with_pkce(urls: dict[str, str], household: dict[str, Any], challenge: str) -> str:
+    reply = requests.get(
+        f"{urls['tesla_auth']}/oauth2/v3/authorize",
+        params={
+            "response_type": "code",
+            "client_id": household["tesla_client_id"],
+            "redirect_uri": REDIRECT,
+            "scope": "openid offline_access energy_device_data",
+            "state": "st-pkce",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert reply.status_code == 302
+    return parse_qs(urlsplit(reply.headers["Location"]).query)["code"][0]
+
+
+def _exchange(
+    urls: dict[str, str], household: dict[str, Any], code: str, verifier: str | None
+) -> requests.Response:
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": household["tesla_client_id"],
+        "client_secret": household["tesla_client_secret"],
+        "code": code,
+        "redirect_uri": REDIRECT,
+    }
+    if verifier is not None:
+        form["code_verifier"] = verifier
+    return requests.post(f"{urls['tesla_auth']}/oauth2/v3/token", data=form, timeout=5)
+
+
+def test_pkce_code_needs_the_matching_verifier(urls, households):
+    household = households[0]
+    verifier = "v" * 43 + "-pkce-verifier"
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    code = _authorize_with_pkce(urls, household, challenge.rstrip(b"=").decode())
+
+    for wrong in (None, "w" * 43 + "-pkce-verifier"):
+        reply = _exchange(urls, household, code, wrong)
+        assert reply.status_code == 400
+        assert reply.json()["error"] == "invalid_grant"
+    # A refused verifier does not burn the code: the rightful client still gets its tokens.
+    reply = _exchange(urls, household, code, verifier)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["refresh_token"].startswith("NA_")
+
+
+def test_pkce_plain_method_is_refused(urls, households):
+    reply = requests.get(
+        f"{urls['tesla_auth']}/oauth2/v3/authorize",
+        params={
+            "response_type": "code",
+            "client_id": households[0]["tesla_client_id"],
+            "redirect_uri": REDIRECT,
+            "state": "st-plain",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "plain",
+        },
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert reply.status_code == 400
+    assert reply.json()["error"] == "invalid_request"
