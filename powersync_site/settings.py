@@ -170,8 +170,9 @@ UPSTREAM_READ_TIMEOUT_SECONDS = env_int("UPSTREAM_READ_TIMEOUT_SECONDS", 20)
 
 # --- Automations ---------------------------------------------------------------------------
 # Prices fetched per sync: the current half-hour's 5-minute actuals and a day of forecasts.
-AMBER_PREVIOUS_INTERVALS = env_int("AMBER_PREVIOUS_INTERVALS", 12)
-AMBER_NEXT_INTERVALS = env_int("AMBER_NEXT_INTERVALS", 96)
+# 5-minute forecasts run to the next half-hour boundary, 30-minute ones after: 64 covers 24 h.
+AMBER_PREVIOUS_INTERVALS = env_int("AMBER_PREVIOUS_INTERVALS", 6)
+AMBER_NEXT_INTERVALS = env_int("AMBER_NEXT_INTERVALS", 64)
 # Push when the current/next half-hour moves more than this (c/kWh)…
 SYNC_TOLERANCE_C_PER_KWH = env_str("SYNC_TOLERANCE_C_PER_KWH", "1")
 # …or any half-hour of the day moves more than this (c/kWh).

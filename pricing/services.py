@@ -31,10 +31,17 @@ _AMBER_UPDATE_FIELDS = [
 
 
 def amber_intervals_store(
-    *, amber_site_id: str, intervals: Sequence[PriceInterval], fetched_at: dt.datetime
+    *,
+    amber_site_id: str,
+    intervals: Sequence[PriceInterval],
+    fetched_at: dt.datetime,
+    include_forecasts: bool = True,
 ) -> int:
+    """Upsert the intervals; with ``include_forecasts`` False only actual/current ones."""
     rows = []
     for interval in intervals:
+        if not include_forecasts and interval.type is IntervalType.FORECAST:
+            continue
         advanced = interval.advanced_price
         rows.append(
             AmberPriceInterval(

@@ -107,6 +107,12 @@ class TariffPush(models.Model):
     site = models.ForeignKey("devices.Site", on_delete=models.CASCADE, related_name="pushes")
     tariff_content = models.JSONField(null=True, blank=True, help_text="Tesla tariff_content_v2")
     fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    half_hour_rates = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The 48 buy and 48 sell $/kWh (as text) when the tariff was built from them: "
+        "lets the next sync compare without parsing tariff_content.",
+    )
     reason = models.CharField(max_length=24, choices=Reason.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     detail = models.TextField(blank=True, help_text="Why skipped/refused, or the error.")

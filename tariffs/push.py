@@ -7,6 +7,7 @@ sync can try again — never silence.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -17,6 +18,7 @@ from devices.providers.tesla import TeslaEnergyClient, TeslaError
 from households.models import Event
 from households.services import event_record
 from tariffs.engine.fingerprint import tariff_fingerprint
+from tariffs.engine.model import HalfHourRates
 from tariffs.models import TariffPush
 
 _AUTOMATION_FOR_REASON: dict[str, str] = {
@@ -34,12 +36,18 @@ def tariff_push(
     content: dict[str, Any],
     reason: str,
     why: str,
+    rates: HalfHourRates | None = None,
 ) -> TariffPush:
     """Send ``content`` to the site's Powerwall and verify it. Tesla errors are recorded on the
-    push and the command, then re-raised for the caller's retry policy."""
+    push and the command, then re-raised for the caller's retry policy. ``rates``: the 48
+    half-hours ``content`` was rendered from, kept for cheap comparisons by the next sync."""
     fingerprint = tariff_fingerprint(content)
     push = TariffPush.objects.create(
-        site=site, tariff_content=content, fingerprint=fingerprint, reason=reason
+        site=site,
+        tariff_content=content,
+        fingerprint=fingerprint,
+        reason=reason,
+        half_hour_rates=rates_to_json(rates) if rates else None,
     )
     automation = _AUTOMATION_FOR_REASON.get(reason, str(Event.Automation.TOU_SYNC))
     energy_site_id = int(site.tesla_energy_site_id)
@@ -103,3 +111,15 @@ def tariff_push(
         data={"push_id": push.pk, "fingerprint": fingerprint[:12]},
     )
     return push
+
+
+def rates_to_json(rates: HalfHourRates) -> list[list[str]]:
+    return [
+        [str(v) for v in rates.buy_dollars_per_kwh],
+        [str(v) for v in rates.sell_dollars_per_kwh],
+    ]
+
+
+def rates_from_json(raw: list[list[str]]) -> HalfHourRates:
+    buy, sell = raw
+    return HalfHourRates(tuple(map(Decimal, buy)), tuple(map(Decimal, sell)))

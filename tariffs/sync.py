@@ -36,7 +36,7 @@ from tariffs.engine.freshness import Refused
 from tariffs.engine.model import HalfHourRates
 from tariffs.engine.tesla_format import parse_tariff_content_v2
 from tariffs.models import TariffPush
-from tariffs.push import tariff_push
+from tariffs.push import rates_from_json, tariff_push
 from tariffs.site_tariff import amber_site_tariff, current_half_hour_index
 from tasks.locks import site_lock
 
@@ -72,18 +72,20 @@ def _record_state(site_id: int, outcome: SyncOutcome, detail: str, *, at: dt.dat
 
 def held_rates(site: Site, *, now: dt.datetime) -> HalfHourRates | None:
     """The rates of the last tariff Tesla confirmed holding, as 48 half-hours of today."""
-    last = (
-        TariffPush.objects.filter(site=site, status=TariffPush.Status.CONFIRMED)
-        .order_by("-created_at", "-id")
-        .values_list("tariff_content", flat=True)
-        .first()
-    )
-    if not last:
+    confirmed = TariffPush.objects.filter(site=site, status=TariffPush.Status.CONFIRMED)
+    last = confirmed.order_by("-created_at", "-id").values_list("pk", "half_hour_rates").first()
+    if last is None:
         return None
-    return half_hour_rates_for(parse_tariff_content_v2(last), now.astimezone(site.zone).date())
+    if last[1]:
+        return rates_from_json(last[1])
+    content = confirmed.filter(pk=last[0]).values_list("tariff_content", flat=True).get()
+    return half_hour_rates_for(parse_tariff_content_v2(content), now.astimezone(site.zone).date())
 
 
-def _matters(previous: HalfHourRates | None, fresh: HalfHourRates, index: int) -> tuple[bool, str]:
+def push_needed(
+    previous: HalfHourRates | None, fresh: HalfHourRates, index: int
+) -> tuple[bool, str]:
+    """The change rule of the module docstring: (push?, why)."""
     near = change_matters(
         previous,
         fresh,
@@ -101,6 +103,14 @@ def _matters(previous: HalfHourRates | None, fresh: HalfHourRates, index: int) -
         lookahead_periods=47,
     )
     return wide.matters, (wide.reason if wide.matters else near.reason)
+
+
+def _stores_forecasts(reason: str, now: dt.datetime) -> bool:
+    """Forecast rows are kept once per half-hour (the first sync of it) or on request; actual and
+    current rows on every sync. History stays complete at a fraction of the writes."""
+    return reason not in ROUTINE_REASONS or (
+        reason == TariffPush.Reason.FORECAST and now.minute % 30 < 5
+    )
 
 
 def site_sync(*, site_id: int, reason: str, now: dt.datetime | None = None) -> SyncOutcome:
@@ -140,14 +150,19 @@ def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
         previous_intervals=settings.AMBER_PREVIOUS_INTERVALS,
         resolution_min=5,
     )
-    amber_intervals_store(amber_site_id=site.amber_site_id, intervals=intervals, fetched_at=now)
+    amber_intervals_store(
+        amber_site_id=site.amber_site_id,
+        intervals=intervals,
+        fetched_at=now,
+        include_forecasts=_stores_forecasts(reason, now),
+    )
 
     built = amber_site_tariff(site, intervals, now=now)
     if isinstance(built, Refused):
         return _refuse(site, built.reason, reason=reason, now=now)
 
     index = current_half_hour_index(now.astimezone(site.zone))
-    matters, why = _matters(held_rates(site, now=now), built.rates, index)
+    matters, why = push_needed(held_rates(site, now=now), built.rates, index)
     if not matters:
         _record_state(site_id, SyncOutcome.UNCHANGED, why, at=now)
         return SyncOutcome.UNCHANGED
@@ -170,6 +185,7 @@ def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
         content=built.content,
         reason=reason,
         why=f"{TariffPush.Reason(reason).label}: {why}",
+        rates=built.rates,
     )
     outcome = {
         TariffPush.Status.CONFIRMED: SyncOutcome.PUSHED,

@@ -1,0 +1,495 @@
+"""Benchmark: the automations at scale, against the simulator (Amber 150 ms, Tesla 400 ms latency).
+
+    .venv/bin/python -m bench.bench_sync [--households 1000 5000 10000] [--spike-sites 1000]
+                                         [--workers 2] [--concurrency 40] [--skip-replay]
+
+Everything runs on this machine: the simulator in its own process, PostgreSQL (database
+``powersync_bench``, recreated), Redis db 14, and real Celery worker processes (threads pool).
+
+* ``sync_cycle`` per N: one full 5-minute cycle for N households, each with its own Amber site and
+  Teslemetry key: the forecast sync at t0 (every site pushes: nothing was pushed before) and the
+  settled syncs at t0+35 s and t0+60 s. Reports the time until every push is confirmed by
+  read-back, p50/p99 per household, worker CPU ms per household sync, peak worker RSS, and
+  Amber/Tesla calls per household in the cycle.
+* ``spike_fanout``: S sites in one region holding a tariff; the AEMO spike scenario starts; one
+  regional check fans out; time from the spike price being visible to every spike tariff
+  confirmed (p50/p99/max).
+* ``write_budget``: the real Amber day (the fixture, replayed by the simulator's clock) through the
+  sync decision at every interval start and twice after (settled): Tesla writes per household
+  per day, and the largest gap (c/kWh) between what Tesla held and the fresh tariff over the
+  current and next half-hours.
+
+Results go to ``bench/results/sync.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "sync.json"
+BENCH_DB = "powersync_bench"
+PG = "postgres://postgres@127.0.0.1:5432"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+LATENCY = {"amber_ms": 150, "tesla_ms": 400, "aemo_ms": 0}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_env(sim_base: str) -> dict[str, str]:
+    from ops.devrun import simulator_environment
+
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DATA_DIR"}
+    }
+    env.update(simulator_environment(sim_base))
+    env.update(
+        DATABASE_URL=f"{PG}/{BENCH_DB}",
+        REDIS_URL=REDIS_URL,
+        DJANGO_SETTINGS_MODULE="powersync_site.settings",
+        DATA_DIR=str(ROOT / "data-bench"),
+        # A fixed key so worker processes and this process decrypt the same credentials.
+        CREDENTIALS_ENCRYPTION_KEYS="YmVuY2gtb25seS1rZXktbm90LWEtc2VjcmV0LTAxMjM=",
+        LOG_LEVEL="WARNING",
+        TESLA_WRITES_PER_HOUR="1000",
+        TESLA_WRITES_PER_DAY="10000",
+    )
+    return env
+
+
+@contextmanager
+def simulator(households: int) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", str(port), "--households", str(households)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/control/health", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        control(base, "/latency", LATENCY)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def control(base: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    url = f"{base}/control{path}"
+    reply = (
+        requests.post(url, json=body, timeout=30)
+        if body is not None
+        else requests.get(url, timeout=30)
+    )
+    reply.raise_for_status()
+    return reply.json()
+
+
+def recreate_database(env: dict[str, str]) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+
+
+def seed_sites(base: str, households: int, *, region: str | None = None) -> list[int]:
+    """One site per simulated household (optionally only those of ``region``)."""
+    from credentials.models import SiteCredentials
+    from devices.models import AutomationState, Site
+    from households.models import Household
+
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    while offset < households:
+        page = control(base, f"/households?offset={offset}&limit=1000")
+        rows += page["households"]
+        offset += 1000
+    if region:
+        rows = [row for row in rows if row["region"] == region]
+    homes = Household.objects.bulk_create(
+        [Household(name=f"Bench {row['index']}") for row in rows], batch_size=1000
+    )
+    sites = Site.objects.bulk_create(
+        [
+            Site(
+                household=home,
+                name=row["site_name"],
+                amber_site_id=row["amber_site_id"],
+                tesla_energy_site_id=str(row["energy_site_id"]),
+                tesla_access=Site.TeslaAccess.TESLEMETRY,
+                time_zone=row["time_zone"],
+                aemo_region=row["region"],
+                spike_detection_enabled=bool(region),
+            )
+            for home, row in zip(homes, rows, strict=True)
+        ],
+        batch_size=1000,
+    )
+    SiteCredentials.objects.bulk_create(
+        [
+            SiteCredentials(
+                site=site, amber_token=row["amber_token"], teslemetry_api_key=row["teslemetry_key"]
+            )
+            for site, row in zip(sites, rows, strict=True)
+        ],
+        batch_size=1000,
+    )
+    AutomationState.objects.bulk_create(
+        [AutomationState(site=site) for site in sites], batch_size=1000
+    )
+    return [site.pk for site in sites]
+
+
+@contextmanager
+def workers(
+    env: dict[str, str], *, count: int, concurrency: int, queues: str
+) -> Iterator[list[psutil.Process]]:
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "powersync_site",
+                "worker",
+                "--queues",
+                queues,
+                "--pool",
+                "threads",
+                "--concurrency",
+                str(concurrency),
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "WARNING",
+                "--hostname",
+                f"bench{i}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
+    time.sleep(6)  # let every worker connect before the clock starts
+    try:
+        yield [psutil.Process(p.pid) for p in procs]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def purge(env: dict[str, str]) -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
+    from django.db import connection
+
+    with simulator(households) as base:
+        env = bench_env(base)
+        connection.close()
+        recreate_database(env)
+        purge(env)
+        site_ids = seed_sites(base, households)
+        from tariffs.models import TariffPush
+        from tasks.sync import SETTLED_DELAYS_SECONDS, SYNC_EXPIRES_SECONDS, sync_site
+
+        with workers(env, count=args.workers, concurrency=args.concurrency, queues="sync") as procs:
+            cpu_before = cpu_seconds(procs)
+            requests_before = control(base, "/stats")["requests"]
+            t0 = dt.datetime.now(dt.UTC)
+            for site_id in site_ids:
+                sync_site.apply_async((site_id, "forecast"), expires=SYNC_EXPIRES_SECONDS)
+                for delay in SETTLED_DELAYS_SECONDS:
+                    sync_site.apply_async(
+                        (site_id, "settled"), countdown=delay, expires=delay + SYNC_EXPIRES_SECONDS
+                    )
+            peak_rss = 0
+            confirmed = 0
+            deadline = time.monotonic() + args.timeout
+            while time.monotonic() < deadline:
+                peak_rss = max(peak_rss, *(p.memory_info().rss for p in procs))
+                confirmed = TariffPush.objects.filter(status=TariffPush.Status.CONFIRMED).count()
+                if confirmed >= len(site_ids):
+                    break
+                time.sleep(0.5)
+            all_confirmed_s = (dt.datetime.now(dt.UTC) - t0).total_seconds()
+            # Let the settled syncs (t0+35 s, t0+60 s) finish too: the rest of the cycle.
+            while time.monotonic() < deadline:
+                peak_rss = max(peak_rss, *(p.memory_info().rss for p in procs))
+                elapsed = (dt.datetime.now(dt.UTC) - t0).total_seconds()
+                if elapsed > max(SETTLED_DELAYS_SECONDS) + 5 and queue_empty():
+                    break
+                time.sleep(0.5)
+            time.sleep(3)
+            cpu_used = cpu_seconds(procs) - cpu_before
+            requests_after = control(base, "/stats")["requests"]
+
+        latencies = [
+            (verified - t0).total_seconds()
+            for verified in TariffPush.objects.filter(
+                status=TariffPush.Status.CONFIRMED
+            ).values_list("verified_at", flat=True)
+            if verified
+        ]
+        syncs_run = 3 * len(site_ids)
+        calls = {
+            service: requests_after.get(service, 0) - requests_before.get(service, 0)
+            for service in requests_after
+        }
+        result = {
+            "households": households,
+            "workers": args.workers,
+            "threads_per_worker": args.concurrency,
+            "confirmed": len(latencies),
+            "all_confirmed_within_s": round(all_confirmed_s, 1)
+            if confirmed >= len(site_ids)
+            else None,
+            "latency_s": {
+                "p50": round(percentile(latencies, 0.5), 2),
+                "p99": round(percentile(latencies, 0.99), 2),
+                "max": round(max(latencies), 2),
+            }
+            if latencies
+            else None,
+            "cpu_ms_per_household_sync": round(cpu_used * 1000 / syncs_run, 2),
+            "cpu_ms_per_household_cycle": round(cpu_used * 1000 / len(site_ids), 2),
+            "peak_worker_rss_mb": round(peak_rss / 2**20, 1),
+            "amber_calls_per_household_per_5min": round(calls.get("amber", 0) / len(site_ids), 2),
+            "tesla_calls_per_household_in_cycle": round(
+                (calls.get("teslemetry", 0) + calls.get("tesla_fleet", 0)) / len(site_ids), 2
+            ),
+        }
+        connection.close()
+        return result
+
+
+def queue_empty() -> bool:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    unacked = client.hlen("unacked")
+    return client.llen("sync") == 0 and client.llen("spike") == 0 and unacked == 0
+
+
+def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
+    """S sites in one region (the simulator's households are spread over regions, so ask for
+    enough households that the region holds S of them)."""
+    from django.db import connection
+
+    region = "NSW1"
+    households = int(sites * 2.6)  # NSW1 holds ~40 % of simulated households
+    with simulator(households) as base:
+        env = bench_env(base)
+        connection.close()
+        recreate_database(env)
+        purge(env)
+        site_ids = seed_sites(base, households, region=region)[:sites]
+        from devices.models import Site
+
+        Site.objects.exclude(pk__in=site_ids).delete()
+        from tariffs.models import TariffPush
+        from tasks.spike import check_regions
+
+        with workers(
+            env, count=args.workers, concurrency=args.concurrency, queues="spike"
+        ) as procs:
+            control(base, "/scenario", {"name": "aemo_spike", "params": {"region": region}})
+            t0 = dt.datetime.now(dt.UTC)
+            check_regions.apply()  # the beat's one regional read, fanned out
+            deadline = time.monotonic() + args.timeout
+            peak_rss = 0
+            while time.monotonic() < deadline:
+                peak_rss = max(peak_rss, *(p.memory_info().rss for p in procs))
+                done = TariffPush.objects.filter(
+                    reason=TariffPush.Reason.SPIKE, status=TariffPush.Status.CONFIRMED
+                ).count()
+                if done >= len(site_ids):
+                    break
+                time.sleep(0.25)
+        latencies = [
+            (verified - t0).total_seconds()
+            for verified in TariffPush.objects.filter(
+                reason=TariffPush.Reason.SPIKE, status=TariffPush.Status.CONFIRMED
+            ).values_list("verified_at", flat=True)
+            if verified
+        ]
+        connection.close()
+        return {
+            "sites": len(site_ids),
+            "region": region,
+            "confirmed": len(latencies),
+            "latency_s": {
+                "p50": round(percentile(latencies, 0.5), 2),
+                "p99": round(percentile(latencies, 0.99), 2),
+                "max": round(max(latencies), 2),
+            }
+            if latencies
+            else None,
+            "peak_worker_rss_mb": round(peak_rss / 2**20, 1),
+        }
+
+
+def run_write_budget() -> dict[str, Any]:
+    """Replay the fixture day through the sync decision (no database: engine + decision only)."""
+    from zoneinfo import ZoneInfo
+
+    from pricing.providers.amber import AmberClient
+    from simulator import SimulatorThread
+    from tariffs.engine.amber import build_amber_rates
+    from tariffs.engine.freshness import Built
+    from tariffs.engine.model import PERIODS_PER_DAY, HalfHourRates
+    from tariffs.site_tariff import current_half_hour_index, engine_intervals
+    from tariffs.sync import push_needed
+
+    start = dt.datetime.fromisoformat("2025-06-28T00:00:00+10:00")
+    zone = ZoneInfo("Australia/Brisbane")
+    writes = 0
+    refused = 0
+    worst_gap_c = Decimal(0)
+    held: HalfHourRates | None = None
+    with SimulatorThread(households=1, speed=0.0, seed=1) as sim:
+        control_base = sim.base_urls["control"].removesuffix("/control")
+        requests.post(
+            f"{control_base}/control/rate-limits", json={"amber": {"enabled": False}}, timeout=5
+        )
+        household = control(control_base, "/households?limit=1")["households"][0]
+        client = AmberClient(household["amber_token"], base_url=sim.base_urls["amber"])
+        for step in range(288):
+            for offset_s in (1, 35, 60):
+                now = start + dt.timedelta(minutes=5 * step, seconds=offset_s)
+                control(control_base, "/clock", {"now": now.isoformat(), "speed": 0})
+                intervals = client.get_current_prices(
+                    household["amber_site_id"],
+                    next_intervals=96,
+                    previous_intervals=12,
+                    resolution_min=5,
+                )
+                built = build_amber_rates(engine_intervals(intervals), zone=zone, now=now)
+                if not isinstance(built, Built):
+                    refused += 1
+                    continue
+                index = current_half_hour_index(now.astimezone(zone))
+                matters, _why = push_needed(held, built.rates, index)
+                if matters:
+                    writes += 1
+                    held = built.rates
+                assert held is not None
+                for k in (index, (index + 1) % PERIODS_PER_DAY):
+                    for old, new in (
+                        (held.buy_dollars_per_kwh[k], built.rates.buy_dollars_per_kwh[k]),
+                        (held.sell_dollars_per_kwh[k], built.rates.sell_dollars_per_kwh[k]),
+                    ):
+                        worst_gap_c = max(worst_gap_c, abs(old - new) * 100)
+    return {
+        "day": "2025-06-28 (Amber fixture replayed by the simulator), Australia/Brisbane",
+        "syncs": 288 * 3,
+        "refused": refused,
+        "tesla_writes_per_household_per_day": writes,
+        "tesla_tou_calls_per_household_per_day": writes * 2,  # push + read-back
+        "largest_gap_current_and_next_c_per_kwh": float(worst_gap_c),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--households", type=int, nargs="*", default=[1000, 5000, 10000])
+    parser.add_argument("--spike-sites", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--skip-replay", action="store_true")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(bench_env("http://127.0.0.1:9"))  # this process only needs DB + broker
+    import django
+
+    django.setup()
+
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "latency_ms": LATENCY,
+        "pool": f"{args.workers} worker processes x {args.concurrency} threads",
+    }
+    if not args.skip_replay:
+        results["write_budget"] = run_write_budget()
+        print(json.dumps(results["write_budget"]), flush=True)
+    results["sync_cycle"] = []
+    for households in args.households:
+        outcome = run_sync_cycle(households, args)
+        results["sync_cycle"].append(outcome)
+        print(json.dumps(outcome), flush=True)
+    if args.spike_sites:
+        results["spike_fanout"] = run_spike_fanout(args.spike_sites, args)
+        print(json.dumps(results["spike_fanout"]), flush=True)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
