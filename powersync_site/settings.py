@@ -43,6 +43,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served from the project (no CDN)
     "django_celery_beat",
     "households",
     "credentials",
@@ -50,6 +53,7 @@ INSTALLED_APPS = [
     "pricing",
     "tariffs",
     "ops",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -182,12 +186,74 @@ TESLA_WRITES_PER_HOUR = env_int("TESLA_WRITES_PER_HOUR", 12)
 TESLA_WRITES_PER_DAY = env_int("TESLA_WRITES_PER_DAY", 120)
 
 # --- REST framework -------------------------------------------------------------------------
+# The API lives under /api/v1/ (powersync_site/api.py). Token first: an anonymous request gets
+# 401 with "WWW-Authenticate: Token" (DRF asks the first class for that header). Throttle counts
+# live in the default cache; with several web processes give them a shared cache (Redis).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only. Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB default) are a 413.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "powersync_site.api_support.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_ANON_THROTTLE_RATE", "60/hour"),
+        "user": env_str("API_USER_THROTTLE_RATE", "3000/hour"),
+        # Actions that make the service write to a Tesla site (sync, force discharge, restore).
+        "site_actions": env_str("API_SITE_ACTION_THROTTLE_RATE", "30/hour"),
+    },
+    "EXCEPTION_HANDLER": "powersync_site.api_errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PowerSync API",
+    "DESCRIPTION": (
+        "Household-scoped REST API of PowerSync: sites and their automation settings, prices, "
+        "the Tesla tariff (current and preview), pushes, saved profiles, custom TOU schedules, "
+        "energy, events, and actions (sync, force discharge, restore). Authenticate with "
+        "`Authorization: Token <key>` (POST /api/v1/auth/token/ issues one). Every error has "
+        'the shape {"error": {"code", "message", "fields"}}.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# --- Household web pages ----------------------------------------------------------------------
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+# Password-reset mail goes to the console unless a real backend is configured.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "PowerSync <noreply@localhost>")
+# Login throttling counts failures here; one process in development, use Redis/Memcached when
+# several web processes serve the site (CACHE_URL is not read: LocMem is the safe default).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "powersync-web",
+    }
+}
+LOGIN_THROTTLE_MAX_FAILURES = env_int("LOGIN_THROTTLE_MAX_FAILURES", 5)
+LOGIN_THROTTLE_WINDOW_SECONDS = env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 15 * 60)
 
 # --- Security in production -----------------------------------------------------------------
 if IS_PRODUCTION:

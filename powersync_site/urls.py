@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from devices.providers.tesla.partner_key import PUBLIC_KEY_PATH
 from devices.views import tesla_partner_public_key
@@ -12,4 +12,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path(PUBLIC_KEY_PATH.lstrip("/"), tesla_partner_public_key, name="tesla-partner-public-key"),
+    path("api/v1/", include("powersync_site.api")),
+    path("", include("web.urls")),
 ]

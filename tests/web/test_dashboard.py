@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from devices.models import AutomationState, DemandPeak, EnergySample
+from pricing.models import AemoRegionalPrice, AmberPriceInterval
+from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
+from tariffs.models import TariffPush
+from tests.factories import SiteFactory
+from web.forms.tou import STARTER_DEFINITION
+
+pytestmark = pytest.mark.django_db
+
+
+def _interval(site, channel, end, price, kind="actual", spike="none"):
+    return AmberPriceInterval.objects.create(
+        amber_site_id=site.amber_site_id,
+        channel=channel,
+        start_at=end - dt.timedelta(minutes=30),
+        end_at=end,
+        duration_minutes=30,
+        interval_type=kind,
+        price_c_per_kwh=Decimal(price),
+        spot_c_per_kwh=Decimal("10"),
+        spike_status=spike,
+        descriptor="neutral",
+        fetched_at=end,
+    )
+
+
+@pytest.fixture
+def stocked(mine):
+    """A site with prices (past actuals, current spike, forecasts), a push, samples, a peak."""
+    site = mine.site
+    now = timezone.now().replace(second=0, microsecond=0)
+    end_now = now + dt.timedelta(minutes=30 - now.minute % 30)
+    for hours in range(12, 0, -1):
+        end = end_now - dt.timedelta(hours=hours)
+        _interval(site, "general", end, "25.5")
+        _interval(site, "feedIn", end, "-7.25")
+    _interval(site, "general", end_now, "812.34", kind="current", spike="spike")
+    _interval(site, "feedIn", end_now, "-650.1", kind="current", spike="spike")
+    for hours in range(1, 6):
+        _interval(site, "general", end_now + dt.timedelta(hours=hours), "30", kind="forecast")
+    content = render_custom_tariff(schedule_from_dict(STARTER_DEFINITION))
+    TariffPush.objects.create(
+        site=site,
+        tariff_content=content,
+        fingerprint="abc",
+        reason=TariffPush.Reason.FORECAST,
+        status=TariffPush.Status.CONFIRMED,
+        pushed_at=now - dt.timedelta(minutes=4),
+        verified_at=now - dt.timedelta(minutes=3),
+    )
+    for minutes in range(0, 120, 5):
+        EnergySample.objects.create(
+            site=site,
+            sampled_at=now - dt.timedelta(minutes=minutes),
+            solar_power_w=4200,
+            battery_power_w=-1500,
+            grid_power_w=-900,
+            load_power_w=1800,
+            battery_percent=Decimal("76.5"),
+        )
+    DemandPeak.objects.create(
+        site=site,
+        billing_month=timezone.localdate(timezone=site.zone).replace(day=1),
+        peak_kw=Decimal("5.432"),
+        peak_at=now - dt.timedelta(days=1),
+        estimated_charge_dollars=Decimal("42.10"),
+    )
+    AutomationState.objects.create(site=site, spike_active=True, curtailment_active=False)
+    return mine
+
+
+def test_dashboard_shows_prices_tariff_power_demand_and_automations(stocked):
+    response = stocked.client.get(reverse("web:dashboard", args=[stocked.site.pk]))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "812.3" in body  # buy price now, c/kWh
+    assert "650.1" in body  # export earnings (Amber's feed-in sign flipped)
+    assert "Spike</span>" in body
+    assert "badge bad" in body
+    assert 'id="price-chart"' in body
+    assert "<path" in body
+    assert "Confirmed" in body
+    assert "PERIOD" not in body
+    assert body.count("<rect") >= 96  # 48 buy + 48 sell bars
+    assert "4.20" in body
+    assert "charging" in body
+    assert "exporting" in body
+    assert "76" in body  # battery %
+    assert "5.43" in body
+    assert "42.10" in body
+    assert "Spike active" in body
+    assert 'id="energy-chart"' in body
+    assert "live.js" in body
+
+
+def test_dashboard_without_data_still_renders(mine):
+    response = mine.client.get(reverse("web:dashboard", args=[mine.site.pk]))
+    assert response.status_code == 200
+    assert b"No prices stored yet" in response.content
+    assert b"No tariff has been confirmed" in response.content
+
+
+def test_aemo_site_shows_the_wholesale_price_against_its_threshold(mine):
+    site = SiteFactory.create(
+        household=mine.household, price_source="aemo", amber_site_id="", aemo_region="SA1"
+    )
+    AemoRegionalPrice.objects.create(
+        region="SA1",
+        interval_end_at=timezone.now() - dt.timedelta(minutes=2),
+        rrp_dollars_per_mwh=Decimal("450.00"),
+        fetched_at=timezone.now(),
+    )
+    body = mine.client.get(reverse("web:dashboard", args=[site.pk])).content.decode()
+    assert "450" in body
+    assert "$/MWh" in body
+    assert "badge bad" in body
+
+
+def test_reauthorisation_banner(mine):
+    mine.site.needs_reauthorisation = True
+    mine.site.save()
+    response = mine.client.get(reverse("web:dashboard", args=[mine.site.pk]))
+    assert b'id="reauth-banner"' in response.content
+
+
+def test_live_json_has_power_flows_in_kw_and_the_price(stocked):
+    data = stocked.client.get(reverse("web:dashboard_live", args=[stocked.site.pk])).json()
+
+    assert data["live"]["solar_kw"] == 4.2
+    assert data["live"]["battery_direction"] == "charging"
+    assert data["live"]["grid_direction"] == "exporting"
+    assert data["live"]["battery_percent"] == 76.5
+    assert data["price"]["buy_c_per_kwh"] == 812.34
+    assert data["price"]["export_earn_c_per_kwh"] == 650.1
+    assert data["price"]["is_spike"] is True
+    assert data["automation"]["spike_active"] is True
+
+
+def test_another_households_dashboard_and_live_data_are_404(mine, theirs):
+    assert mine.client.get(reverse("web:dashboard", args=[theirs.site.pk])).status_code == 404
+    assert mine.client.get(reverse("web:dashboard_live", args=[theirs.site.pk])).status_code == 404
+
+
+def test_sync_now_queues_a_sync_for_a_connected_site_only(mine, theirs, monkeypatch):
+    calls = []
+    monkeypatch.setattr("web.views.actions.site_sync_request", lambda **kw: calls.append(kw))
+    url = reverse("web:site_sync_now", args=[mine.site.pk])
+
+    assert mine.client.post(url).status_code == 302
+    assert calls == [{"site_id": mine.site.pk, "reason": "manual"}]
+    assert mine.client.get(url).status_code == 405
+    assert mine.client.post(reverse("web:site_sync_now", args=[theirs.site.pk])).status_code == 404
+    assert len(calls) == 1
+
+
+def test_force_discharge_and_stop_are_queued_for_the_households_site_only(
+    mine, theirs, monkeypatch
+):
+    from credentials.models import SiteCredentials
+
+    SiteCredentials.objects.create(site=mine.site, teslemetry_api_key="k")
+    started, stopped = [], []
+    monkeypatch.setattr("web.views.actions.force_discharge_start", lambda **kw: started.append(kw))
+    monkeypatch.setattr("web.views.actions.force_discharge_stop", lambda **kw: stopped.append(kw))
+    page = mine.client.get(reverse("web:dashboard", args=[mine.site.pk]))
+    assert b'id="force-discharge"' in page.content
+    url = reverse("web:site_force_discharge", args=[mine.site.pk])
+
+    assert mine.client.post(url, {"minutes": "45"}).status_code == 302
+    assert mine.client.post(url, {"minutes": "50"}).status_code == 400
+    assert mine.client.post(url, {"minutes": "lots"}).status_code == 400
+    stop = reverse("web:site_force_discharge_stop", args=[mine.site.pk])
+    assert mine.client.post(stop).status_code == 302
+    theirs_url = reverse("web:site_force_discharge", args=[theirs.site.pk])
+    assert mine.client.post(theirs_url, {"minutes": "30"}).status_code == 404
+    theirs_stop = reverse("web:site_force_discharge_stop", args=[theirs.site.pk])
+    assert mine.client.post(theirs_stop).status_code == 404
+
+    assert started == [{"site_id": mine.site.pk, "minutes": 45}]
+    assert stopped == [{"site_id": mine.site.pk}]
