@@ -179,6 +179,22 @@ class AutomationState(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_outcome = models.CharField(max_length=32, blank=True)
     last_sync_detail = models.CharField(max_length=300, blank=True)
+    # Solar curtailment (devices.curtailment). Its own saved rule: battery_override saves and
+    # clears saved_export_rule around every spike / force discharge, which must not lose this one.
+    curtailment_saved_export_rule = models.CharField(
+        max_length=32, blank=True, help_text="The household's export rule before curtailment."
+    )
+    curtailment_calm_intervals = models.PositiveSmallIntegerField(default=0)
+    curtailment_last_interval_end = models.DateTimeField(
+        null=True, blank=True, help_text="End of the last 5-minute interval counted as calm."
+    )
+    # Force mode toggle (devices.force_toggle).
+    force_toggle_interval_start = models.DateTimeField(
+        null=True, blank=True, help_text="Start of the 5-minute interval last toggled for."
+    )
+    force_toggle_restore_due = models.DateTimeField(
+        null=True, blank=True, help_text="Set while the battery waits to go back to autonomous."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

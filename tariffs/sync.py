@@ -25,6 +25,7 @@ from django.utils import timezone
 from credentials.models import SiteCredentials
 from devices.clients import tesla_client_for
 from devices.commands import write_budget_left
+from devices.force_toggle import force_toggle_after_push
 from devices.models import AutomationState, Site
 from households.models import Event
 from households.services import event_record
@@ -187,6 +188,7 @@ def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
         why=f"{TariffPush.Reason(reason).label}: {why}",
         rates=built.rates,
     )
+    force_toggle_after_push(site_id=site.pk, push_id=push.pk)
     outcome = {
         TariffPush.Status.CONFIRMED: SyncOutcome.PUSHED,
         TariffPush.Status.MISMATCH: SyncOutcome.MISMATCH,

@@ -38,6 +38,18 @@ def beat_schedule(*, heartbeat_seconds: int) -> dict[str, dict[str, Any]]:
             "schedule": 60.0,
             "options": {"expires": 50},
         },
+        # Solar curtailment every minute (and on every live price message, from the listener).
+        "curtail.check-all": {
+            "task": "tasks.curtail.check_all",
+            "schedule": 60.0,
+            "options": {"expires": 50},
+        },
+        # Finishes force-mode toggles whose scheduled second step was lost.
+        "curtail.toggle-repair": {
+            "task": "tasks.curtail.toggle_repair",
+            "schedule": 60.0,
+            "options": {"expires": 50},
+        },
         "tokens.refresh-expiring": {
             "task": "tasks.tokens.refresh_expiring",
             "schedule": crontab(minute="2-59/5"),
