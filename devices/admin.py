@@ -1,7 +1,14 @@
 from django.contrib import admin
 
 from credentials.admin import SiteCredentialsInline
-from devices.models import AutomationState, DemandPeak, DeviceCommand, EnergySample, Site
+from devices.models import (
+    AutomationState,
+    DemandPeak,
+    DeviceCommand,
+    EnergyHour,
+    EnergySample,
+    Site,
+)
 
 
 class AutomationStateInline(admin.StackedInline):
@@ -120,3 +127,22 @@ class AutomationStateAdmin(admin.ModelAdmin):
     search_fields = ["site__name", "site__household__name"]
     list_select_related = ["site"]
     readonly_fields = ["version", "updated_at"]
+
+
+@admin.register(EnergyHour)
+class EnergyHourAdmin(admin.ModelAdmin):
+    list_display = [
+        "hour_start",
+        "site",
+        "solar_kwh",
+        "home_kwh",
+        "grid_import_kwh",
+        "grid_export_kwh",
+        "battery_charge_kwh",
+        "battery_discharge_kwh",
+        "covered_seconds",
+    ]
+    list_filter = ["site"]
+    date_hierarchy = "hour_start"
+    list_select_related = ["site"]
+    readonly_fields = [f.name for f in EnergyHour._meta.fields]

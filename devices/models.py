@@ -278,3 +278,34 @@ class DemandPeak(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site} {self.billing_month:%Y-%m}: {self.peak_kw} kW"
+
+
+class EnergyHour(models.Model):
+    """Energy of one site-local hour, integrated from EnergySample rows (devices/energy.py).
+
+    History charts read these instead of raw samples, which are pruned after
+    ENERGY_RAW_RETENTION_DAYS. ``hour_start`` is the UTC instant of the local hour's start (so an
+    Adelaide hour starts at :30 UTC). Every energy is >= 0: grid and battery are split by
+    direction. ``covered_seconds`` is how much of the hour the samples covered (gaps are not
+    interpolated), so a chart can tell "no data" from "no energy".
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="energy_hours")
+    hour_start = models.DateTimeField()
+    solar_kwh = models.DecimalField(max_digits=10, decimal_places=3)
+    home_kwh = models.DecimalField(max_digits=10, decimal_places=3)
+    grid_import_kwh = models.DecimalField(max_digits=10, decimal_places=3)
+    grid_export_kwh = models.DecimalField(max_digits=10, decimal_places=3)
+    battery_charge_kwh = models.DecimalField(max_digits=10, decimal_places=3)
+    battery_discharge_kwh = models.DecimalField(max_digits=10, decimal_places=3)
+    covered_seconds = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-hour_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "hour_start"], name="energy_hour_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} hour of {self.hour_start:%Y-%m-%d %H:%M} UTC"

@@ -27,7 +27,14 @@ app = Celery("powersync")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 QUEUES = ("spike", "curtail", "sync", "default")
-TASK_MODULES = ("tasks.curtail", "tasks.ops", "tasks.spike", "tasks.sync", "tasks.tokens")
+TASK_MODULES = (
+    "tasks.curtail",
+    "tasks.energy",
+    "tasks.ops",
+    "tasks.spike",
+    "tasks.sync",
+    "tasks.tokens",
+)
 
 app.conf.update(
     task_serializer="json",

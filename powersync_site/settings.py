@@ -142,6 +142,8 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 # copies it into the database idempotently at start-up, where the admin can see and pause it.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 30)
+# Every Redis key PowerSync writes (locks, watch marks) starts with this.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "powersync")
 
 # --- Upstream services ---------------------------------------------------------------------
 # Each client's base URL is configuration only: point these at the built-in simulator
@@ -184,6 +186,12 @@ SYNC_WIDE_TOLERANCE_C_PER_KWH = env_str("SYNC_WIDE_TOLERANCE_C_PER_KWH", "5")
 # Routine tariff writes per Tesla site (spike/curtailment commands are never held back).
 TESLA_WRITES_PER_HOUR = env_int("TESLA_WRITES_PER_HOUR", 12)
 TESLA_WRITES_PER_DAY = env_int("TESLA_WRITES_PER_DAY", 120)
+# Energy monitoring: raw samples kept (days; hourly roll-ups stay), sampling cadence while a page
+# watches the site / otherwise (s), and the demand interval (min).
+ENERGY_RAW_RETENTION_DAYS = env_int("ENERGY_RAW_RETENTION_DAYS", 35)
+ENERGY_WATCHED_INTERVAL_SECONDS = env_int("ENERGY_WATCHED_INTERVAL_SECONDS", 30)
+ENERGY_IDLE_INTERVAL_SECONDS = env_int("ENERGY_IDLE_INTERVAL_SECONDS", 300)
+DEMAND_INTERVAL_MINUTES = env_int("DEMAND_INTERVAL_MINUTES", 30)
 
 # --- REST framework -------------------------------------------------------------------------
 # The API lives under /api/v1/ (powersync_site/api.py). Token first: an anonymous request gets

@@ -22,6 +22,11 @@ def redis_client() -> redis.Redis:
     return _client(settings.REDIS_URL)
 
 
+def redis_key(*parts: object) -> str:
+    """A key under REDIS_KEY_PREFIX, so deployments (and test runs) sharing a Redis never meet."""
+    return ":".join((settings.REDIS_KEY_PREFIX, *(str(part) for part in parts)))
+
+
 @contextmanager
 def site_lock(
     kind: str, site_id: int, *, ttl_seconds: float, wait_seconds: float = 0
@@ -32,7 +37,7 @@ def site_lock(
     second caller sees the first one's result instead of failing).
     """
     lock = redis_client().lock(
-        f"powersync:lock:{kind}:{site_id}",
+        redis_key("lock", kind, site_id),
         timeout=ttl_seconds,
         blocking=wait_seconds > 0,
         blocking_timeout=wait_seconds or None,

@@ -50,6 +50,23 @@ def beat_schedule(*, heartbeat_seconds: int) -> dict[str, dict[str, Any]]:
             "schedule": 60.0,
             "options": {"expires": 50},
         },
+        # Energy samples: every 30 s for watched sites, every 5 min otherwise (devices.energy).
+        "energy.sample-due": {
+            "task": "tasks.energy.sample_due",
+            "schedule": 30.0,
+            "options": {"expires": 25},
+        },
+        "energy.rollup": {
+            "task": "tasks.energy.rollup_all",
+            "schedule": crontab(minute=20),
+            "options": {"expires": 50 * 60},
+        },
+        # Daily, about 03:40 in eastern Australia.
+        "energy.prune": {
+            "task": "tasks.energy.prune",
+            "schedule": crontab(hour=17, minute=40),
+            "options": {"expires": 12 * 60 * 60},
+        },
         "tokens.refresh-expiring": {
             "task": "tasks.tokens.refresh_expiring",
             "schedule": crontab(minute="2-59/5"),

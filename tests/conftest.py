@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
 from cryptography.fernet import Fernet
 
@@ -10,3 +13,20 @@ def fernet_keys(settings):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.CREDENTIALS_ENCRYPTION_KEYS = [old]
     return old, new
+
+
+@pytest.fixture(autouse=True)
+def isolated_redis_keys() -> Iterator[str]:
+    """Every test gets its own Redis key prefix (locks, watch marks): runs sharing the machine's
+    Redis, and leftovers of a test killed mid-way, never meet. Its keys are deleted after it."""
+    from django.test.utils import override_settings
+
+    from tasks.locks import redis_client
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    with override_settings(REDIS_KEY_PREFIX=prefix):
+        yield prefix
+    client = redis_client()
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)

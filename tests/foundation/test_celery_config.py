@@ -31,13 +31,12 @@ def test_named_queues_and_routes():
 
 
 def period_seconds(every: object) -> float:
-    """Seconds between two runs: a number, or the smallest gap of a crontab's minutes."""
+    """Seconds between two runs: a number, or the smallest gap between a crontab's daily times."""
     if isinstance(every, int | float):
         return float(every)
     assert isinstance(every, crontab)
-    assert every.hour == set(range(24))  # type: ignore[attr-defined]
-    minutes = sorted(every.minute)  # type: ignore[attr-defined]
-    gaps = [b - a for a, b in zip(minutes, [*minutes[1:], minutes[0] + 60], strict=True)]
+    times = sorted(h * 60 + m for h in every.hour for m in every.minute)  # type: ignore[attr-defined]
+    gaps = [b - a for a, b in zip(times, [*times[1:], times[0] + 24 * 60], strict=True)]
     return min(gaps) * 60.0
 
 

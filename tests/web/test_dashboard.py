@@ -146,6 +146,14 @@ def test_live_json_has_power_flows_in_kw_and_the_price(stocked):
     assert data["automation"]["spike_active"] is True
 
 
+def test_polling_the_live_data_marks_the_site_watched(stocked):
+    from devices.energy import site_is_watched
+
+    assert not site_is_watched(stocked.site.pk)
+    stocked.client.get(reverse("web:dashboard_live", args=[stocked.site.pk]))
+    assert site_is_watched(stocked.site.pk)  # energy is now sampled every 30 s
+
+
 def test_another_households_dashboard_and_live_data_are_404(mine, theirs):
     assert mine.client.get(reverse("web:dashboard", args=[theirs.site.pk])).status_code == 404
     assert mine.client.get(reverse("web:dashboard_live", args=[theirs.site.pk])).status_code == 404

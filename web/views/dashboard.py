@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from devices.energy import site_watch_mark
 from devices.force_discharge import DURATIONS_MINUTES
 from devices.models import EnergySample, Site
 from devices.selectors import (
@@ -204,6 +205,7 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
 def live(request: HttpRequest, site_id: int) -> JsonResponse:
     """Latest power flows, battery % and price, for the page's 30-second refresh."""
     site = site_or_404(request, site_id)
+    site_watch_mark(site_id=site.pk)  # someone is looking: sample every 30 s for a while
     now = timezone.now()
     state = site_automation_state(site=site)
     return JsonResponse(
