@@ -5,11 +5,13 @@ Take over (``battery_override_apply``):
    pre_spike / pre_discharge), the operation mode and the export rule. If Tesla already holds one
    of our override tariffs (a crash between push and state write), the last routine tariff we
    confirmed is saved instead: a spike tariff is never saved as the "pre-spike" one.
-2. Operation mode → autonomous (the mode that follows the tariff), if it is not already.
+2. Operation mode → autonomous (the mode that follows the tariff), and export rule →
+   battery_ok (a curtailed ``never`` would stop the battery exporting), where they differ.
 3. Push the export tariff (tariffs.engine.overrides) built on the saved tariff's rates.
 
 Give back (``battery_override_release``), only when neither a spike nor a force discharge still
-owns the battery: push the saved tariff, then restore the saved mode, then clear the saved state.
+owns the battery: push the saved tariff, then restore the saved mode and export rule, then clear
+the saved state.
 Every step is idempotent and the state lives in the database, so a worker killed anywhere in
 between is repaired by the next check (tasks.spike checks every minute).
 """
@@ -148,6 +150,14 @@ def battery_override_apply(
             reason=f"{why}: follow the export tariff",
             call=lambda: client.set_operation_mode(energy_site_id, "autonomous"),
         )
+    if info.export_rule and info.export_rule != "battery_ok":
+        tesla_command_run(
+            site=site,
+            kind=DeviceCommand.Kind.EXPORT_RULE,
+            payload={"export_rule": "battery_ok"},
+            reason=f"{why}: let the battery export",
+            call=lambda: client.set_grid_import_export(energy_site_id, export_rule="battery_ok"),
+        )
     return tariff_push(site=site, client=client, content=content, reason=reason, why=why)
 
 
@@ -176,14 +186,23 @@ def battery_override_release(
             reason=reason,
             why=why,
         )
-    mode = state.saved_operation_mode
-    if mode and client.site_info(energy_site_id).operation_mode != mode:
+    mode, rule = state.saved_operation_mode, state.saved_export_rule
+    info = client.site_info(energy_site_id) if mode or rule else None
+    if info is not None and mode and info.operation_mode != mode:
         tesla_command_run(
             site=site,
             kind=DeviceCommand.Kind.OPERATION_MODE,
             payload={"operation_mode": mode},
             reason=f"{why}: restore the household's mode",
             call=lambda: client.set_operation_mode(energy_site_id, mode),  # type: ignore[arg-type]
+        )
+    if info is not None and rule and info.export_rule != rule:
+        tesla_command_run(
+            site=site,
+            kind=DeviceCommand.Kind.EXPORT_RULE,
+            payload={"export_rule": rule},
+            reason=f"{why}: restore the household's export rule",
+            call=lambda: client.set_grid_import_export(energy_site_id, export_rule=rule),  # type: ignore[arg-type]
         )
     AutomationState.objects.filter(pk=state.pk).update(
         version=state.version + 1, saved_profile=None, saved_operation_mode="", saved_export_rule=""

@@ -11,11 +11,39 @@ from django.conf import settings
 from credentials.models import SiteCredentials
 from devices.models import Site
 from devices.providers.tesla import TeslaEnergyClient, TeslaOAuthClient
+from devices.providers.tesla.client import teslemetry_region_base_url
 from ops.http import upstream_session, upstream_timeout
 
 
 class MissingCredentials(Exception):
     """The site has no token for its Tesla access method."""
+
+
+def teslemetry_client(*, api_key: str, region: str = "") -> tuple[TeslaEnergyClient, str]:
+    """A Teslemetry client on the account's regional host, and that region's code.
+
+    The region is asked from Teslemetry's metadata when not known. Only the code is kept on the
+    site (not a URL), so changing TESLEMETRY_REGION_URL_TEMPLATE never leaves stale hosts behind.
+    """
+    if not region:
+        probe = TeslaEnergyClient(
+            access_token=api_key,
+            session=upstream_session(),
+            base_url=settings.TESLEMETRY_BASE_URL,
+            timeout=upstream_timeout(),
+            discover_region_on_421=False,
+        )
+        region = probe.teslemetry_metadata().region.lower()
+    client = TeslaEnergyClient(
+        access_token=api_key,
+        session=upstream_session(),
+        base_url=teslemetry_region_base_url(
+            region, template=settings.TESLEMETRY_REGION_URL_TEMPLATE
+        ),
+        timeout=upstream_timeout(),
+        discover_region_on_421=False,
+    )
+    return client, region
 
 
 def tesla_client_for(site: Site, credentials: SiteCredentials | None = None) -> TeslaEnergyClient:
@@ -24,22 +52,10 @@ def tesla_client_for(site: Site, credentials: SiteCredentials | None = None) -> 
         token = creds.teslemetry_api_key if creds else None
         if not token:
             raise MissingCredentials(f"site {site.pk} has no Teslemetry key")
-        if site.tesla_api_base_url:
-            return TeslaEnergyClient(
-                access_token=token,
-                session=upstream_session(),
-                base_url=site.tesla_api_base_url,
-                timeout=upstream_timeout(),
-            )
-        client = TeslaEnergyClient.for_teslemetry(
-            access_token=token,
-            session=upstream_session(),
-            metadata_base_url=settings.TESLEMETRY_BASE_URL,
-            region_url_template=settings.TESLEMETRY_REGION_URL_TEMPLATE,
-            timeout=upstream_timeout(),
-        )
-        Site.objects.filter(pk=site.pk).update(tesla_api_base_url=client.base_url)
-        site.tesla_api_base_url = client.base_url
+        client, region = teslemetry_client(api_key=token, region=site.teslemetry_region)
+        if region != site.teslemetry_region:
+            Site.objects.filter(pk=site.pk).update(teslemetry_region=region)
+            site.teslemetry_region = region
         return client
     token = creds.tesla_access_token if creds else None
     if not token:

@@ -74,7 +74,12 @@ class Site(models.Model):
     tesla_api_base_url = models.CharField(
         max_length=200,
         blank=True,
-        help_text="Region-specific API base found for this site (Teslemetry region, Fleet 421).",
+        help_text="Fleet API base Tesla named for this account (421 region discovery).",
+    )
+    teslemetry_region = models.CharField(
+        max_length=8,
+        blank=True,
+        help_text="Teslemetry region code (e.g. na), learnt once from its metadata.",
     )
     needs_reauthorisation = models.BooleanField(
         default=False, help_text="Tesla refused our tokens; automations pause until reconnected."

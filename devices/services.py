@@ -22,6 +22,7 @@ from devices.clients import (
     OAuthNotConfigured,
     tesla_client_for,
     tesla_oauth_client,
+    teslemetry_client,
 )
 from devices.models import AutomationState, Site
 from devices.providers import tesla
@@ -330,13 +331,7 @@ def site_tesla_connect_teslemetry(*, site: Site, api_key: str) -> list[tesla.Ene
     or sees no battery.
     """
     try:
-        client = tesla.TeslaEnergyClient.for_teslemetry(
-            access_token=api_key,
-            session=upstream_session(),
-            metadata_base_url=settings.TESLEMETRY_BASE_URL,
-            region_url_template=settings.TESLEMETRY_REGION_URL_TEMPLATE,
-            timeout=upstream_timeout(),
-        )
+        client, region = teslemetry_client(api_key=api_key)
         products = client.products()
     except tesla.TeslaError as exc:
         raise _tesla_failure(exc) from None
@@ -347,11 +342,11 @@ def site_tesla_connect_teslemetry(*, site: Site, api_key: str) -> list[tesla.Ene
         site_credentials_save(site=site, teslemetry_api_key=api_key)
         Site.objects.filter(pk=site.pk).update(
             tesla_access=Site.TeslaAccess.TESLEMETRY,
-            tesla_api_base_url=client.base_url,
+            teslemetry_region=region,
             needs_reauthorisation=False,
         )
     site.tesla_access = Site.TeslaAccess.TESLEMETRY
-    site.tesla_api_base_url = client.base_url
+    site.teslemetry_region = region
     site.needs_reauthorisation = False
     return batteries
 

@@ -159,7 +159,10 @@ def test_one_aemo_read_fans_out_to_the_spiking_region_only(upstream, spiky_site)
 
 
 def test_force_discharge_exports_then_restores(upstream, spiky_site, household_tariff):
+    client = tesla_client_for(spiky_site)
+    client.set_grid_import_export(int(spiky_site.tesla_energy_site_id), export_rule="never")
     until = force_discharge_begin(site_id=spiky_site.pk, minutes=45, now=END_1)
+    assert held(upstream, spiky_site)["export_rule"] == "battery_ok"  # curtailed → may export
     state = AutomationState.objects.get(site=spiky_site)
     assert state.force_discharge_until == until
     battery = held(upstream, spiky_site)
@@ -180,4 +183,5 @@ def test_force_discharge_exports_then_restores(upstream, spiky_site, household_t
     battery = held(upstream, spiky_site)
     assert tariff_fingerprint(battery["tariff_content_v2"]) == tariff_fingerprint(household_tariff)
     assert battery["operation_mode"] == "self_consumption"
+    assert battery["export_rule"] == "never"  # the rule it had before, back again
     assert AutomationState.objects.get(site=spiky_site).force_discharge_until is None

@@ -149,7 +149,7 @@ def test_save_the_tariff_tesla_holds_now(mine, rsps):
     from credentials.models import SiteCredentials
 
     SiteCredentials.objects.create(site=mine.site, teslemetry_api_key="key")
-    mine.site.tesla_api_base_url = "https://na.teslemetry.test"
+    mine.site.teslemetry_region = "na"
     mine.site.tesla_energy_site_id = "123456"
     mine.site.save()
     site_info = json.loads((FIXTURES / "teslemetry_site_info_multi_season.json").read_text())
@@ -169,7 +169,7 @@ def test_save_current_reports_a_tesla_failure_and_saves_nothing(mine, rsps):
     from credentials.models import SiteCredentials
 
     SiteCredentials.objects.create(site=mine.site, teslemetry_api_key="key")
-    mine.site.tesla_api_base_url = "https://na.teslemetry.test"
+    mine.site.teslemetry_region = "na"
     mine.site.save()
     rsps.get(
         f"https://na.teslemetry.test/api/1/energy_sites/{mine.site.tesla_energy_site_id}/site_info",

@@ -65,7 +65,7 @@ class Command(BaseCommand):
                 amber_site_id=upstream["amber_site_id"],
                 tesla_energy_site_id=str(upstream["energy_site_id"]),
                 tesla_access=Site.TeslaAccess.TESLEMETRY,
-                tesla_api_base_url="",
+                teslemetry_region="",
                 time_zone=upstream["time_zone"],
                 aemo_region=upstream["region"],
                 spike_detection_enabled=True,
