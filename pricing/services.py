@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
-from pricing.providers.aemo.models import RegionPrice
+from pricing.providers.aemo.models import PeriodType, PriceSeries, RegionPrice
 from pricing.providers.amber.models import IntervalType, PriceInterval
 
 _TYPE = {
@@ -87,6 +87,28 @@ def aemo_prices_store(
     ]
     AemoRegionalPrice.objects.bulk_create(
         rows,
+        update_conflicts=True,
+        unique_fields=["region", "interval_end_at", "is_forecast"],
+        update_fields=["rrp_dollars_per_mwh", "fetched_at"],
+    )
+    return len(rows)
+
+
+def aemo_series_store(*, series: PriceSeries, fetched_at: dt.datetime) -> int:
+    """Upsert AEMO's recent 5-minute actuals and its 30-minute predispatch forecasts."""
+    rows = [
+        AemoRegionalPrice(
+            region=str(point.region),
+            interval_end_at=point.interval_end_utc,
+            is_forecast=point.period_type is PeriodType.FORECAST,
+            rrp_dollars_per_mwh=point.rrp_dollars_per_mwh,
+            fetched_at=fetched_at,
+        )
+        for point in series.points
+    ]
+    AemoRegionalPrice.objects.bulk_create(
+        rows,
+        batch_size=1000,
         update_conflicts=True,
         unique_fields=["region", "interval_end_at", "is_forecast"],
         update_fields=["rrp_dollars_per_mwh", "fetched_at"],

@@ -11,6 +11,13 @@ from typing import Any
 from devices.models import Site
 from pricing.providers.amber.models import PriceInterval
 from tariffs.engine.amber import AmberInterval, build_amber_rates
+from tariffs.engine.custom_tou import half_hour_rates_for, render_custom_tariff, schedule_from_dict
+from tariffs.engine.flow_power import (
+    AemoPrice,
+    FlowPowerConfigError,
+    FlowPowerPlan,
+    build_flow_power_rates,
+)
 from tariffs.engine.freshness import Built, Refused
 from tariffs.engine.model import HalfHourRates
 from tariffs.engine.settings import ExportBoost, ForecastType, LocalWindow, TariffSettings
@@ -81,6 +88,37 @@ def amber_site_tariff(
     validate_tariff_content_v2(content)
     notes = tuple(result.notes) + tuple(a.describe() for a in result.adjustments)
     return SiteTariff(rates=result.rates, content=content, notes=notes)
+
+
+def aemo_site_tariff(
+    site: Site, prices: Sequence[AemoPrice], *, now: dt.datetime
+) -> SiteTariff | Refused:
+    """Flow Power: regional AEMO prices + the site's network tariff. An unknown network or
+    tariff code is refused with the reason (configuration, not data: nothing to retry)."""
+    plan = FlowPowerPlan(
+        network=site.aemo_network or None, tariff_code=site.aemo_tariff_code or None
+    )
+    try:
+        result = build_flow_power_rates(
+            prices, plan=plan, zone=site.zone, now=now, settings=tariff_settings_for(site)
+        )
+    except FlowPowerConfigError as exc:
+        return Refused(reason=f"Flow Power plan: {exc}")
+    if isinstance(result, Refused):
+        return result
+    content = render_half_hour_tariff(result.rates, plan_name=PLAN_NAME, utility="Flow Power")
+    validate_tariff_content_v2(content)
+    notes = tuple(result.notes) + tuple(a.describe() for a in result.adjustments)
+    return SiteTariff(rates=result.rates, content=content, notes=notes)
+
+
+def custom_site_tariff(site: Site, *, now: dt.datetime) -> SiteTariff:
+    """A fixed TOU plan: the schedule rendered with its seasons and named periods."""
+    assert site.custom_schedule is not None
+    schedule = schedule_from_dict(site.custom_schedule.definition)
+    content = render_custom_tariff(schedule)
+    rates = half_hour_rates_for(schedule, now.astimezone(site.zone).date())
+    return SiteTariff(rates=rates, content=content, notes=())
 
 
 def current_half_hour_index(zone_now: dt.datetime) -> int:

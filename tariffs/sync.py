@@ -29,16 +29,23 @@ from devices.force_toggle import force_toggle_after_push
 from devices.models import AutomationState, Site
 from households.models import Event
 from households.services import event_record
-from pricing.clients import amber_client
-from pricing.services import amber_intervals_store
+from pricing.clients import aemo_client, amber_client
+from pricing.selectors import aemo_prices_for_engine
+from pricing.services import aemo_series_store, amber_intervals_store
 from tariffs.engine.custom_tou import half_hour_rates_for
-from tariffs.engine.fingerprint import change_matters
+from tariffs.engine.fingerprint import change_matters, tariff_fingerprint
 from tariffs.engine.freshness import Refused
 from tariffs.engine.model import HalfHourRates
 from tariffs.engine.tesla_format import parse_tariff_content_v2
 from tariffs.models import TariffPush
 from tariffs.push import rates_from_json, tariff_push
-from tariffs.site_tariff import amber_site_tariff, current_half_hour_index
+from tariffs.site_tariff import (
+    SiteTariff,
+    aemo_site_tariff,
+    amber_site_tariff,
+    current_half_hour_index,
+    custom_site_tariff,
+)
 from tasks.locks import site_lock
 
 logger = logging.getLogger(__name__)
@@ -83,6 +90,17 @@ def held_rates(site: Site, *, now: dt.datetime) -> HalfHourRates | None:
     return half_hour_rates_for(parse_tariff_content_v2(content), now.astimezone(site.zone).date())
 
 
+def held_fingerprint(site: Site) -> str:
+    """Fingerprint of the last tariff Tesla confirmed holding ("" if none)."""
+    fingerprint: str = (
+        TariffPush.objects.filter(site=site, status=TariffPush.Status.CONFIRMED)
+        .order_by("-created_at", "-id")
+        .values_list("fingerprint", flat=True)
+        .first()
+    ) or ""
+    return fingerprint
+
+
 def push_needed(
     previous: HalfHourRates | None, fresh: HalfHourRates, index: int
 ) -> tuple[bool, str]:
@@ -123,7 +141,11 @@ def site_sync(*, site_id: int, reason: str, now: dt.datetime | None = None) -> S
 
 
 def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
-    site = Site.objects.filter(pk=site_id).select_related("automation_state").first()
+    site = (
+        Site.objects.filter(pk=site_id)
+        .select_related("automation_state", "custom_schedule")
+        .first()
+    )
     if site is None:
         return SyncOutcome.GONE
     if not site.tou_sync_enabled and reason in ROUTINE_REASONS:
@@ -137,33 +159,29 @@ def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
             site_id, SyncOutcome.PAUSED, "a spike or force discharge owns the tariff", at=now
         )
         return SyncOutcome.PAUSED
-    if site.price_source != Site.PriceSource.AMBER:
-        _record_state(site_id, SyncOutcome.UNSUPPORTED, "price source not synced yet", at=now)
-        return SyncOutcome.UNSUPPORTED
     creds = SiteCredentials.objects.filter(site=site).first()
-    if creds is None or not creds.amber_token:
-        _record_state(site_id, SyncOutcome.PAUSED, "no Amber token", at=now)
-        return SyncOutcome.PAUSED
-
-    intervals = amber_client(creds.amber_token).get_current_prices(
-        site.amber_site_id,
-        next_intervals=settings.AMBER_NEXT_INTERVALS,
-        previous_intervals=settings.AMBER_PREVIOUS_INTERVALS,
-        resolution_min=5,
-    )
-    amber_intervals_store(
-        amber_site_id=site.amber_site_id,
-        intervals=intervals,
-        fetched_at=now,
-        include_forecasts=_stores_forecasts(reason, now),
-    )
-
-    built = amber_site_tariff(site, intervals, now=now)
+    if site.price_source == Site.PriceSource.AMBER:
+        if creds is None or not creds.amber_token:
+            _record_state(site_id, SyncOutcome.PAUSED, "no Amber token", at=now)
+            return SyncOutcome.PAUSED
+        built = _amber_tariff(site, creds.amber_token, reason=reason, now=now)
+    elif site.price_source == Site.PriceSource.AEMO:
+        built = aemo_site_tariff(
+            site, aemo_prices_for_engine(region=site.aemo_region, now=now), now=now
+        )
+    else:
+        built = custom_site_tariff(site, now=now)
     if isinstance(built, Refused):
         return _refuse(site, built.reason, reason=reason, now=now)
 
-    index = current_half_hour_index(now.astimezone(site.zone))
-    matters, why = push_needed(held_rates(site, now=now), built.rates, index)
+    if site.price_source == Site.PriceSource.CUSTOM:
+        # A fixed plan changes only when the household edits it: any difference matters.
+        held = held_fingerprint(site)
+        matters = held != tariff_fingerprint(built.content)
+        why = "the plan changed" if held else "no tariff pushed before"
+    else:
+        index = current_half_hour_index(now.astimezone(site.zone))
+        matters, why = push_needed(held_rates(site, now=now), built.rates, index)
     if not matters:
         _record_state(site_id, SyncOutcome.UNCHANGED, why, at=now)
         return SyncOutcome.UNCHANGED
@@ -197,6 +215,22 @@ def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
     return outcome
 
 
+def _amber_tariff(site: Site, token: str, *, reason: str, now: dt.datetime) -> SiteTariff | Refused:
+    intervals = amber_client(token).get_current_prices(
+        site.amber_site_id,
+        next_intervals=settings.AMBER_NEXT_INTERVALS,
+        previous_intervals=settings.AMBER_PREVIOUS_INTERVALS,
+        resolution_min=5,
+    )
+    amber_intervals_store(
+        amber_site_id=site.amber_site_id,
+        intervals=intervals,
+        fetched_at=now,
+        include_forecasts=_stores_forecasts(reason, now),
+    )
+    return amber_site_tariff(site, intervals, now=now)
+
+
 def _refuse(site: Site, why: str, *, reason: str, now: dt.datetime) -> SyncOutcome:
     previous = _record_state(site.pk, SyncOutcome.REFUSED, why, at=now)
     if previous != SyncOutcome.REFUSED:
@@ -220,3 +254,19 @@ def site_sync_request(*, site_id: int, reason: str = TariffPush.Reason.MANUAL) -
     from tasks.sync import sync_site
 
     transaction.on_commit(lambda: sync_site.apply_async((site_id, reason), queue="sync"))
+
+
+def aemo_series_refresh(*, now: dt.datetime | None = None) -> int:
+    """One AEMO read (actuals + predispatch) for every region that has Flow Power sites to sync,
+    stored for all of them: never one read per household. Returns the rows stored."""
+    regions = sorted(
+        set(
+            Site.objects.filter(
+                price_source=Site.PriceSource.AEMO, tou_sync_enabled=True
+            ).values_list("aemo_region", flat=True)
+        )
+    )
+    if not regions:
+        return 0
+    series = aemo_client().get_price_series(regions)
+    return aemo_series_store(series=series, fetched_at=now or timezone.now())

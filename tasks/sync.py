@@ -12,7 +12,7 @@ from devices.providers import tesla
 from devices.tokens import site_needs_reauthorisation_mark
 from households.models import Event
 from households.services import event_record
-from pricing.providers import amber
+from pricing.providers import aemo, amber
 from tariffs import sync
 from tariffs.models import TariffPush
 
@@ -72,6 +72,11 @@ def _amber_token_rejected(site_id: int) -> None:
 @shared_task(name="tasks.sync.sync_all", ignore_result=True)
 def sync_all() -> None:
     """Beat, at each 5-minute interval start: forecast sync now, settled syncs a little later."""
+    try:
+        sync.aemo_series_refresh()  # one AEMO read for every Flow Power site, before the fan-out
+    except aemo.AemoError:
+        # Flow Power sites then build from what is stored; the freshness rule refuses stale data.
+        logger.warning("AEMO price series unavailable; Flow Power sites use stored prices")
     site_ids = Site.objects.filter(tou_sync_enabled=True, needs_reauthorisation=False).values_list(
         "pk", flat=True
     )
