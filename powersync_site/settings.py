@@ -175,6 +175,10 @@ UPSTREAM_CONNECT_TIMEOUT_SECONDS = env_int("UPSTREAM_CONNECT_TIMEOUT_SECONDS", 5
 UPSTREAM_READ_TIMEOUT_SECONDS = env_int("UPSTREAM_READ_TIMEOUT_SECONDS", 20)
 
 # --- Automations ---------------------------------------------------------------------------
+# The live listener (manage.py listen_amber): how often it re-reads the sites to listen for, and
+# after how long a silent socket falls back to REST polling (s).
+AMBER_LIVE_RECONCILE_SECONDS = env_int("AMBER_LIVE_RECONCILE_SECONDS", 60)
+AMBER_LIVE_SILENCE_SECONDS = env_int("AMBER_LIVE_SILENCE_SECONDS", 360)
 # Prices fetched per sync: the current half-hour's 5-minute actuals and a day of forecasts.
 # 5-minute forecasts run to the next half-hour boundary, 30-minute ones after: 64 covers 24 h.
 AMBER_PREVIOUS_INTERVALS = env_int("AMBER_PREVIOUS_INTERVALS", 6)

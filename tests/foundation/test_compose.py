@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_ROLES = {"web", "worker", "beat"}
+APP_ROLES = {"web", "worker", "beat", "listener"}
 
 
 def compose() -> dict:
@@ -38,7 +38,7 @@ def test_ordered_start_waits_for_health():
         "db": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
     }
-    for role in ("worker", "beat"):
+    for role in ("worker", "beat", "listener"):
         assert services[role]["depends_on"] == {"web": {"condition": "service_healthy"}}
 
 
@@ -52,9 +52,10 @@ def test_only_web_migrates():
     }
     assert "migrate" in commands["web"]
     assert "gunicorn" in commands["web"]
-    assert all("migrate" not in commands[role] for role in ("worker", "beat"))
+    assert all("migrate" not in commands[role] for role in ("worker", "beat", "listener"))
     assert "worker" in commands["worker"]
     assert "beat" in commands["beat"]
+    assert "listen_amber" in commands["listener"]
 
 
 def test_production_environment_and_no_healthcheck_deadlock():

@@ -74,6 +74,7 @@ def test_run_dev_brings_everything_up_and_stops_cleanly(tmp_path):
         assert "worker" in roles
         assert "beat" in roles
         assert "-m simulator" in roles
+        assert "listen_amber" in roles
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=60)[0].decode(errors="replace")

@@ -20,7 +20,10 @@ from ops.devrun import (
 
 
 class Command(BaseCommand):
-    help = "Run web + worker + beat together in the foreground (make run). Ctrl-C stops all."
+    help = (
+        "Run web + worker + beat + the Amber listener (and the simulator) together in the "
+        "foreground (make run). Ctrl-C stops all."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="web listen address")
@@ -78,6 +81,7 @@ class Command(BaseCommand):
                     ],
                 ),
                 ProcessSpec("beat", [*celery, "beat", "--loglevel", "INFO"]),
+                ProcessSpec("listener", [python, "manage.py", "listen_amber"]),
             ):
                 group.start(spec)
 

@@ -473,6 +473,11 @@ class AmberLiveHub:
     def __contains__(self, site_id: object) -> bool:
         return site_id in self._listeners
 
+    def listener(self, site_id: str) -> AmberLiveListener | None:
+        """The site's running listener, if any (for its counters and state)."""
+        entry = self._listeners.get(site_id)
+        return entry[0] if entry is not None else None
+
     def states(self) -> dict[str, LiveState]:
         return {site_id: listener.state for site_id, (listener, _) in self._listeners.items()}
 
@@ -500,6 +505,18 @@ class AmberLiveHub:
         entry = self._listeners.get(site_id)
         if entry is not None:
             entry[0].stop()
+
+    async def discard(self, site_id: str) -> None:
+        """Stop the site's listener and wait until it has left the hub (no-op if none), so the
+        site can be added again at once (e.g. with a new token)."""
+        entry = self._listeners.get(site_id)
+        if entry is None:
+            return
+        listener, task = entry
+        listener.stop()
+        await asyncio.wait({task})
+        if self._listeners.get(site_id) is entry:
+            del self._listeners[site_id]
 
     async def close(self) -> None:
         """Stop every listener and wait until all have ended."""
