@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from devices.commands import tesla_command_run
@@ -19,6 +20,7 @@ from households.models import Event
 from households.services import event_record
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.engine.model import HalfHourRates
+from tariffs.engine.tesla_format import validate_tariff_content_v2
 from tariffs.models import TariffPush
 
 _AUTOMATION_FOR_REASON: dict[str, str] = {
@@ -111,6 +113,29 @@ def tariff_push(
         data={"push_id": push.pk, "fingerprint": fingerprint[:12]},
     )
     return push
+
+
+def tariff_push_request(
+    *, site: Site, tariff_content: dict[str, Any], reason: str, why: str
+) -> None:
+    """Queue a push of ``tariff_content`` (a saved profile, a custom plan) to the site's Powerwall
+    once the current transaction commits. Raises ``TariffInvalid`` at once for a tariff Tesla
+    would refuse. With live TOU sync on, the next routine sync replaces it with live prices."""
+    validate_tariff_content_v2(tariff_content)
+    from tasks.sync import push_tariff
+
+    site_id = site.pk
+    transaction.on_commit(
+        lambda: push_tariff.apply_async((site_id, tariff_content, reason, why), queue="sync")
+    )
+    event_record(
+        household_id=site.household_id,
+        site_id=site_id,
+        automation=Event.Automation.TOU_SYNC,
+        decision="Tariff push requested",
+        reason=why,
+        data={"fingerprint": tariff_fingerprint(tariff_content)[:12]},
+    )
 
 
 def rates_to_json(rates: HalfHourRates) -> list[list[str]]:

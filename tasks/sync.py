@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from celery.app.task import Task
 
+from devices.clients import tesla_client_for
 from devices.models import Site
 from devices.providers import tesla
 from devices.tokens import site_needs_reauthorisation_mark
@@ -15,6 +17,8 @@ from households.services import event_record
 from pricing.providers import aemo, amber
 from tariffs import sync
 from tariffs.models import TariffPush
+from tariffs.push import tariff_push
+from tasks.locks import site_lock
 
 logger = logging.getLogger(__name__)
 
@@ -89,4 +93,38 @@ def sync_all() -> None:
                 (site_id, TariffPush.Reason.SETTLED.value),
                 countdown=delay,
                 expires=delay + SYNC_EXPIRES_SECONDS,
+            )
+
+
+@shared_task(
+    name="tasks.sync.push_tariff",
+    ignore_result=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=10,
+    retry_jitter=True,
+    max_retries=2,
+    soft_time_limit=100,
+    time_limit=120,
+)
+def push_tariff(site_id: int, tariff_content: dict[str, Any], reason: str, why: str) -> None:
+    """Push a given tariff (saved profile, custom plan); waits for a running sync of the site."""
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None or site.needs_reauthorisation:
+        return
+    with site_lock(
+        "sync", site_id, ttl_seconds=sync.SYNC_LOCK_TTL_SECONDS, wait_seconds=60
+    ) as held:
+        if not held:
+            raise push_tariff.retry(countdown=30)
+        try:
+            tariff_push(
+                site=site,
+                client=tesla_client_for(site),
+                content=tariff_content,
+                reason=reason,
+                why=why,
+            )
+        except tesla.AuthError:
+            site_needs_reauthorisation_mark(
+                site_id=site_id, reason="Tesla refused the stored credentials: connect Tesla again."
             )

@@ -12,6 +12,7 @@ from web.views import (
     events,
     onboarding,
     profiles,
+    pushes,
     settings,
     tou_builder,
 )
@@ -97,6 +98,7 @@ urlpatterns = [
     path("tou/new/", tou_builder.schedule_new, name="schedule_new"),
     path("tou/<int:schedule_id>/", tou_builder.schedule_edit, name="schedule_edit"),
     path("tou/<int:schedule_id>/delete/", tou_builder.schedule_delete, name="schedule_delete"),
+    path("tou/<int:schedule_id>/push/", pushes.schedule_push, name="schedule_push"),
     path("profiles/", profiles.profile_list, name="profiles"),
     path("profiles/<int:profile_id>/", profiles.profile_detail, name="profile_detail"),
     path(
@@ -105,6 +107,7 @@ urlpatterns = [
         name="profile_set_default",
     ),
     path("profiles/<int:profile_id>/delete/", profiles.profile_delete, name="profile_delete"),
+    path("profiles/<int:profile_id>/push/", pushes.profile_push, name="profile_push"),
     # event log
     path("events/", events.event_log, name="events"),
     path("events.csv", events.event_log_csv, name="events_csv"),

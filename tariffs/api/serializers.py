@@ -242,3 +242,17 @@ class TouProfileSaveCurrentSerializer(serializers.Serializer):
 class ProfileQuerySerializer(serializers.Serializer):
     site = serializers.IntegerField(min_value=1, required=False, help_text="A site id.")
     kind = serializers.ChoiceField(choices=TouProfile.Kind.choices, required=False)
+
+
+class TariffPushRequestSerializer(serializers.Serializer):
+    """Which of the caller's sites receives the tariff (a profile defaults to its own site)."""
+
+    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.none(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["site"].queryset = sites_for_user(  # type: ignore[attr-defined]
+                request.user
+            )

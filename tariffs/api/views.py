@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from devices.api.serializers import ActionAcceptedSerializer
 from devices.api.views import site_for_request
 from devices.models import Site
 from devices.services import ConnectionCheckFailed
@@ -39,6 +40,7 @@ from tariffs.api.serializers import (
     PushQuerySerializer,
     TariffPreviewSerializer,
     TariffPushListSerializer,
+    TariffPushRequestSerializer,
     TariffPushSerializer,
     TouProfileCreateSerializer,
     TouProfileListSerializer,
@@ -51,6 +53,7 @@ from tariffs.engine.custom_tou import ScheduleInvalid, render_custom_tariff, sch
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.engine.tesla_format import TariffInvalid
 from tariffs.models import CustomTouSchedule, TariffPush, TouProfile
+from tariffs.push import tariff_push_request
 from tariffs.selectors import (
     custom_schedules_for_user,
     tariff_half_hours,
@@ -153,6 +156,7 @@ class CustomScheduleViewSet(viewsets.ModelViewSet[CustomTouSchedule]):
     """Custom time-of-use schedules of the caller's households."""
 
     permission_classes = [IsHouseholdMember]
+    throttle_scope: str | None = None  # the push action sets "site_actions"
     lookup_value_regex = r"\d+"
 
     def get_queryset(self) -> QuerySet[CustomTouSchedule]:
@@ -212,6 +216,20 @@ class CustomScheduleViewSet(viewsets.ModelViewSet[CustomTouSchedule]):
             raise Conflict(str(exc)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=TariffPushRequestSerializer, responses={202: ActionAcceptedSerializer})
+    @action(detail=True, methods=["post"], throttle_scope="site_actions", pagination_class=None)
+    def push(self, request: Request, pk: str | None = None) -> Response:
+        """Put this plan on a Powerwall (``site`` required) as a one-off tariff. Queued; to keep
+        a site on the plan, make it the site's price source instead."""
+        schedule = self.get_object()
+        return _push_accepted(
+            request,
+            default_site=None,
+            content=render_custom_tariff(schedule_from_dict(schedule.definition)),
+            reason=TariffPush.Reason.CUSTOM,
+            what=f"plan “{schedule.name}”",
+        )
+
 
 @extend_schema(parameters=[ProfileQuerySerializer])
 class TouProfileViewSet(
@@ -228,6 +246,7 @@ class TouProfileViewSet(
     """
 
     permission_classes = [IsHouseholdMember]
+    throttle_scope: str | None = None  # the push action sets "site_actions"
     lookup_value_regex = r"\d+"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -299,6 +318,20 @@ class TouProfileViewSet(
             raise validation_error_from_django(exc) from None
         return Response(TouProfileSerializer(profile).data)
 
+    @extend_schema(request=TariffPushRequestSerializer, responses={202: ActionAcceptedSerializer})
+    @action(detail=True, methods=["post"], throttle_scope="site_actions", pagination_class=None)
+    def push(self, request: Request, pk: str | None = None) -> Response:
+        """Put this saved tariff on a Powerwall (``site``, default: the profile's own site).
+        Queued; with live sync on, the next routine sync replaces it."""
+        profile = self.get_object()
+        return _push_accepted(
+            request,
+            default_site=profile.site,
+            content=profile.tariff_content,
+            reason=TariffPush.Reason.PROFILE,
+            what=f"profile “{profile.name}”",
+        )
+
     @extend_schema(request=TouProfileSaveCurrentSerializer, responses={201: TouProfileSerializer})
     @action(detail=False, methods=["post"], url_path="save-current")
     def save_current(self, request: Request) -> Response:
@@ -314,3 +347,22 @@ class TouProfileViewSet(
         except TariffInvalid as exc:
             raise UpstreamFailed(f"Tesla's tariff could not be read: {exc}") from None
         return Response(TouProfileSerializer(profile).data, status=status.HTTP_201_CREATED)
+
+
+def _push_accepted(
+    request: Request, *, default_site: Site | None, content: dict[str, Any], reason: str, what: str
+) -> Response:
+    """Validate the target site and the tariff, queue the push, answer 202."""
+    params = TariffPushRequestSerializer(data=request.data, context={"request": request})
+    params.is_valid(raise_exception=True)
+    site = params.validated_data.get("site") or default_site
+    if site is None:
+        raise serializers.ValidationError({"site": ["Choose the site to push to."]})
+    if not site.tesla_energy_site_id or site.needs_reauthorisation:
+        raise serializers.ValidationError({"site": ["Connect this site's Powerwall first."]})
+    try:
+        tariff_push_request(site=site, tariff_content=content, reason=reason, why=f"Push {what}")
+    except TariffInvalid as exc:
+        raise serializers.ValidationError({"tariff": [str(exc)]}) from None
+    body = {"site": site.pk, "action": "push", "detail": f"A push of {what} is queued."}
+    return Response(ActionAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -118,6 +118,18 @@ def object_requests(other: World) -> list[tuple[str, str, str, Any]]:
             f"/api/v1/profiles/{other.profile.pk}/set-default/",
             None,
         ),
+        (
+            "post",
+            "/api/v1/profiles/{id}/push/",
+            f"/api/v1/profiles/{other.profile.pk}/push/",
+            {"site": other.site.pk},
+        ),
+        (
+            "post",
+            "/api/v1/schedules/{id}/push/",
+            f"/api/v1/schedules/{other.schedule.pk}/push/",
+            {"site": other.site.pk},
+        ),
         ("get", "/api/v1/schedules/{id}/", f"/api/v1/schedules/{other.schedule.pk}/", None),
         (
             "put",

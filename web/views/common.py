@@ -34,3 +34,13 @@ def current_household(user: User) -> Household | None:
     if membership is None:
         return None
     return membership.household
+
+
+def pushable_sites(request: HttpRequest) -> list[Site]:
+    """The caller's sites a tariff can be pushed to (a Powerwall connected, Tesla authorised)."""
+    return list(
+        sites_for_user(request.user)
+        .exclude(tesla_energy_site_id="")
+        .filter(needs_reauthorisation=False)
+        .order_by("name")
+    )

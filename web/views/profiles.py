@@ -18,7 +18,7 @@ from tariffs.models import TouProfile
 from tariffs.selectors import tariff_half_hours, tou_profiles_for_user
 from tariffs.services import tou_profile_delete, tou_profile_save_current, tou_profile_set_default
 from web import charts
-from web.views.common import site_or_404
+from web.views.common import pushable_sites, site_or_404
 
 
 @login_required
@@ -63,6 +63,7 @@ def profile_detail(request: HttpRequest, profile_id: int) -> HttpResponse:
             "chart": chart,
             "day": today,
             "display_zone": profile.site.time_zone if profile.site else "",
+            "push_sites": pushable_sites(request),
         },
     )
 

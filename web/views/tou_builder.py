@@ -28,7 +28,7 @@ from tariffs.services import (
 )
 from web import charts
 from web.forms.tou import STARTER_DEFINITION, ScheduleForm
-from web.views.common import current_household, request_user
+from web.views.common import current_household, pushable_sites, request_user
 
 # Without a site to take a zone from, "this week" is the week in eastern Australia.
 _PREVIEW_ZONE = ZoneInfo("Australia/Sydney")
@@ -143,6 +143,7 @@ def _editor(request: HttpRequest, schedule: CustomTouSchedule | None) -> HttpRes
             "form": form,
             "preview": preview,
             "engine_error": engine_error,
+            "push_sites": pushable_sites(request) if schedule else [],
         },
         status=status,
     )
