@@ -156,6 +156,8 @@ def seed_sites(base: str, households: int, *, region: str | None = None) -> list
                 amber_site_id=row["amber_site_id"],
                 tesla_energy_site_id=str(row["energy_site_id"]),
                 tesla_access=Site.TeslaAccess.TESLEMETRY,
+                # Onboarding stores the Teslemetry region (the simulator serves every region).
+                teslemetry_region="na",
                 time_zone=row["time_zone"],
                 aemo_region=row["region"],
                 spike_detection_enabled=bool(region),
@@ -255,18 +257,14 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
         purge(env)
         site_ids = seed_sites(base, households)
         from tariffs.models import TariffPush
-        from tasks.sync import SETTLED_DELAYS_SECONDS, SYNC_EXPIRES_SECONDS, sync_site
+        from tasks.sync import SETTLED_DELAYS_SECONDS, sync_site_cycle
 
         with workers(env, count=args.workers, concurrency=args.concurrency, queues="sync") as procs:
             cpu_before = cpu_seconds(procs)
             requests_before = control(base, "/stats")["requests"]
             t0 = dt.datetime.now(dt.UTC)
-            for site_id in site_ids:
-                sync_site.apply_async((site_id, "forecast"), expires=SYNC_EXPIRES_SECONDS)
-                for delay in SETTLED_DELAYS_SECONDS:
-                    sync_site.apply_async(
-                        (site_id, "settled"), countdown=delay, expires=delay + SYNC_EXPIRES_SECONDS
-                    )
+            for site_id in site_ids:  # what the beat's sync_all fan-out does
+                sync_site_cycle(site_id, start=t0)
             peak_rss = 0
             confirmed = 0
             deadline = time.monotonic() + args.timeout
@@ -280,7 +278,7 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
                 )
                 if confirmed >= len(site_ids):
                     break
-                time.sleep(0.5)
+                time.sleep(1.0)
             all_confirmed_s = (dt.datetime.now(dt.UTC) - t0).total_seconds()
             # Let the settled syncs (t0+35 s, t0+60 s) finish too: the rest of the cycle.
             while time.monotonic() < deadline:
@@ -367,7 +365,7 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
         ) as procs:
             control(base, "/scenario", {"name": "aemo_spike", "params": {"region": region}})
             t0 = dt.datetime.now(dt.UTC)
-            check_regions.apply()  # the beat's one regional read, fanned out
+            check_regions.apply_async(queue="spike")  # beat's one regional read, on a worker
             deadline = time.monotonic() + args.timeout
             peak_rss = 0
             while time.monotonic() < deadline:

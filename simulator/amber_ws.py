@@ -46,7 +46,13 @@ class LiveHub:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, app: web.Application) -> None:
+        # The baseline is taken now, not at the first tick: a clock change made within the first
+        # tick after start-up must still push.
+        self._last_key = self._key()
         self._task = asyncio.create_task(self._run())
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.sim.prices.now().key, self.sim.world.version)
 
     async def stop(self, app: web.Application) -> None:
         if self._task is not None:
@@ -58,13 +64,10 @@ class LiveHub:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(TICK_S)
-            now = self.sim.prices.now()
-            key = (now.key, self.sim.world.version)
+            key = self._key()
             if key != self._last_key:
-                first = self._last_key is None
                 self._last_key = key
-                if not first:
-                    await self.push()
+                await self.push()
 
     # -- pushing -------------------------------------------------------------------------------
     async def push(self, site_id: str | None = None) -> int:

@@ -65,7 +65,7 @@ class SyncOutcome(enum.StrEnum):
     DISABLED = "disabled"
     PAUSED = "paused"
     NO_BUDGET = "no_budget"
-    UNSUPPORTED = "unsupported"
+    ALREADY_FRESH = "already_fresh"
 
 
 def _record_state(site_id: int, outcome: SyncOutcome, detail: str, *, at: dt.datetime) -> str:
@@ -132,11 +132,27 @@ def _stores_forecasts(reason: str, now: dt.datetime) -> bool:
     )
 
 
-def site_sync(*, site_id: int, reason: str, now: dt.datetime | None = None) -> SyncOutcome:
-    """One sync of one site. Provider errors propagate (the task's retry policy decides)."""
+def site_sync(
+    *,
+    site_id: int,
+    reason: str,
+    now: dt.datetime | None = None,
+    due: dt.datetime | None = None,
+) -> SyncOutcome:
+    """One sync of one site. Provider errors propagate (the task's retry policy decides).
+
+    ``due``: when this sync was meant to run (the settled syncs). If the site was synced at or
+    after that moment (a backlog delayed the earlier sync past it), it already saw those prices:
+    nothing to do.
+    """
     with site_lock("sync", site_id, ttl_seconds=SYNC_LOCK_TTL_SECONDS) as held:
         if not held:
             return SyncOutcome.BUSY
+        if (
+            due is not None
+            and AutomationState.objects.filter(site_id=site_id, last_sync_at__gte=due).exists()
+        ):
+            return SyncOutcome.ALREADY_FRESH
         return _sync_locked(site_id=site_id, reason=reason, now=now or timezone.now())
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from celery import shared_task
 from celery.app.task import Task
+from django.utils import timezone
 
 from devices.clients import tesla_client_for
 from devices.models import Site
@@ -41,9 +43,13 @@ TRANSIENT = (amber.Unavailable, tesla.Unavailable, tesla.DeviceOffline)
     soft_time_limit=100,
     time_limit=120,
 )
-def sync_site(self: Task, site_id: int, reason: str) -> None:
+def sync_site(self: Task, site_id: int, reason: str, due: str | None = None) -> None:
     try:
-        outcome = sync.site_sync(site_id=site_id, reason=reason)
+        outcome = sync.site_sync(
+            site_id=site_id,
+            reason=reason,
+            due=dt.datetime.fromisoformat(due) if due else None,
+        )
     except amber.RateLimited as exc:
         raise self.retry(countdown=max(1, int(exc.retry_after or 60)), exc=exc) from exc
     except tesla.RateLimited as exc:
@@ -84,16 +90,21 @@ def sync_all() -> None:
     site_ids = Site.objects.filter(tou_sync_enabled=True, needs_reauthorisation=False).values_list(
         "pk", flat=True
     )
+    start = timezone.now()
     for site_id in site_ids.iterator(chunk_size=1000):
+        sync_site_cycle(site_id, start=start)
+
+
+def sync_site_cycle(site_id: int, *, start: dt.datetime) -> None:
+    """Queue one site's 5-minute cycle: the forecast sync now, the settled syncs when due."""
+    sync_site.apply_async((site_id, TariffPush.Reason.FORECAST.value), expires=SYNC_EXPIRES_SECONDS)
+    for delay in SETTLED_DELAYS_SECONDS:
+        due = start + dt.timedelta(seconds=delay)
         sync_site.apply_async(
-            (site_id, TariffPush.Reason.FORECAST.value), expires=SYNC_EXPIRES_SECONDS
+            (site_id, TariffPush.Reason.SETTLED.value, due.isoformat()),
+            eta=due,
+            expires=delay + SYNC_EXPIRES_SECONDS,
         )
-        for delay in SETTLED_DELAYS_SECONDS:
-            sync_site.apply_async(
-                (site_id, TariffPush.Reason.SETTLED.value),
-                countdown=delay,
-                expires=delay + SYNC_EXPIRES_SECONDS,
-            )
 
 
 @shared_task(

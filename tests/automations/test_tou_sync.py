@@ -110,3 +110,43 @@ def test_write_budget_holds_back_routine_syncs(upstream, linked_site, new_tesla_
     assert Event.objects.filter(site=linked_site, outcome=Event.Outcome.SKIPPED).count() == 1
     # "Sync now" is not routine: it goes through.
     assert site_sync(site_id=linked_site.pk, reason="manual", now=FROZEN_NOW) == SyncOutcome.PUSHED
+
+
+def test_a_settled_sync_is_skipped_when_a_later_sync_already_saw_those_prices(
+    upstream, linked_site, new_tesla_writes
+):
+    site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW)
+    amber_calls = control(upstream, "/stats")["requests"]["amber"]
+    earlier_due = FROZEN_NOW - dt.timedelta(seconds=25)  # a backlog ran the forecast sync late
+    assert site_sync(site_id=linked_site.pk, reason="settled", now=FROZEN_NOW, due=earlier_due) == (
+        SyncOutcome.ALREADY_FRESH
+    )
+    assert control(upstream, "/stats")["requests"]["amber"] == amber_calls  # no fetch at all
+    later_due = FROZEN_NOW + dt.timedelta(seconds=35)
+    assert (
+        site_sync(site_id=linked_site.pk, reason="settled", now=later_due, due=later_due)
+        != SyncOutcome.ALREADY_FRESH
+    )
+
+
+def test_the_beat_fan_out_queues_forecast_now_and_settled_when_due(linked_site):
+    from unittest import mock
+
+    from tasks import sync as sync_tasks
+
+    with (
+        mock.patch.object(sync_tasks.sync_site, "apply_async") as apply_async,
+        mock.patch.object(sync_tasks.sync, "aemo_series_refresh", return_value=0),
+    ):
+        sync_tasks.sync_all()
+    calls = apply_async.call_args_list
+    assert [c.args[0][:2] for c in calls] == [
+        (linked_site.pk, "forecast"),
+        (linked_site.pk, "settled"),
+        (linked_site.pk, "settled"),
+    ]
+    first_due = dt.datetime.fromisoformat(calls[1].args[0][2])
+    second_due = dt.datetime.fromisoformat(calls[2].args[0][2])
+    assert (second_due - first_due) == dt.timedelta(seconds=25)  # +35 s and +60 s
+    assert calls[1].kwargs["eta"] == first_due
+    assert all(0 < c.kwargs["expires"] <= 300 for c in calls)  # never run a stale copy late

@@ -194,3 +194,41 @@ def test_ten_thousand_households_are_cheap_and_deterministic():
         )
         assert reply.json()[0]["id"] == last["amber_site_id"]
         assert len({h["amber_site_id"] for h in page["households"]}) == 10
+
+
+def test_a_clock_change_right_after_start_up_still_pushes() -> None:
+    """Regression: the hub once took its first tick's clock as the baseline, so a change made
+    within ~100 ms of start-up was never pushed."""
+    import asyncio
+    import json
+
+    import requests
+    import websockets
+
+    from simulator import SimulatorThread
+
+    with SimulatorThread(households=2, seed=3, speed=0) as sim:
+        control = sim.base_urls["control"]
+        requests.post(f"{control}/clock", json={"now": "2025-06-28T16:24:10+10:00"}, timeout=5)
+        house = requests.get(f"{control}/households/1", timeout=5).json()
+
+        async def scenario() -> str:
+            headers = {"authorization": f"Bearer {house['amber_token']}"}
+            async with websockets.connect(
+                sim.base_urls["amber_ws"], additional_headers=headers
+            ) as ws:
+                subscribe = {"siteId": house["amber_site_id"]}
+                await ws.send(
+                    json.dumps({"service": "live-prices", "action": "subscribe", "data": subscribe})
+                )
+                await ws.recv()  # the ack
+                await asyncio.to_thread(
+                    requests.post,
+                    f"{control}/clock",
+                    json={"now": "2025-06-28T16:25:10+10:00"},
+                    timeout=5,
+                )
+                return str(await asyncio.wait_for(ws.recv(), 5))
+
+        message = json.loads(asyncio.run(scenario()))
+    assert message["action"] == "price-update"
