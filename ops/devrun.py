@@ -19,7 +19,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import requests
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,13 @@ def simulator_environment(base: str) -> dict[str, str]:
         "TESLA_AUTHORIZE_URL": f"{base}/tesla-auth/oauth2/v3/authorize",
         "TESLA_TOKEN_URL": f"{base}/tesla-auth/oauth2/v3/token",
     }
+
+
+def simulated_household(control_url: str) -> dict[str, Any]:
+    """The simulator's first household (tokens, site ids, Tesla app credentials)."""
+    reply = requests.get(f"{control_url.rstrip('/')}/households", params={"limit": 1}, timeout=10)
+    reply.raise_for_status()
+    return dict(reply.json()["households"][0])
 
 
 def _pump(role: str, stream: IO[bytes], width: int) -> None:

@@ -75,6 +75,11 @@ def test_run_dev_brings_everything_up_and_stops_cleanly(tmp_path):
         assert "beat" in roles
         assert "-m simulator" in roles
         assert "listen_amber" in roles
+        web = next(c for c in children if "runserver" in " ".join(c.cmdline()))
+        web_env = web.environ()
+        assert web_env["AMBER_API_BASE_URL"].startswith("http://127.0.0.1:")  # the simulator
+        assert web_env["TESLA_CLIENT_ID"].startswith("sim-client-")  # "Connect Tesla" works
+        assert web_env["TESLA_REDIRECT_URI"] == f"http://127.0.0.1:{port}/onboarding/tesla/callback"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output = proc.communicate(timeout=60)[0].decode(errors="replace")

@@ -12,6 +12,7 @@ from credentials.models import SiteCredentials
 from devices.models import AutomationState, Site
 from households.models import Household
 from households.services import household_create
+from ops.devrun import simulated_household
 
 DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "powersync-demo"
@@ -45,7 +46,14 @@ class Command(BaseCommand):
         household = Household.objects.filter(name=DEMO_HOUSEHOLD, memberships__user=user).first()
         if household is None:
             household = household_create(name=DEMO_HOUSEHOLD, owner=user)
-        upstream = self._simulated_household(options["simulator"]) if options["simulator"] else None
+        upstream = None
+        if options["simulator"]:
+            try:
+                upstream = simulated_household(options["simulator"])
+            except (requests.RequestException, KeyError, IndexError, ValueError) as exc:
+                raise CommandError(
+                    f"cannot read households from the simulator at {options['simulator']}"
+                ) from exc
         site, _ = Site.objects.get_or_create(
             household=household,
             name="Demo home",
@@ -80,15 +88,3 @@ class Command(BaseCommand):
                 f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD} (household {household.name!r})"
             )
         )
-
-    def _simulated_household(self, control_url: str) -> dict[str, Any]:
-        try:
-            response = requests.get(
-                f"{control_url.rstrip('/')}/households", params={"limit": 1}, timeout=(2, 10)
-            )
-            response.raise_for_status()
-            return dict(response.json()["households"][0])
-        except (requests.RequestException, KeyError, IndexError, ValueError) as exc:
-            raise CommandError(
-                f"cannot read households from the simulator at {control_url}"
-            ) from exc

@@ -14,6 +14,7 @@ from ops.devrun import (
     ProcessSpec,
     embedded_redis_spec,
     free_loopback_port,
+    simulated_household,
     simulator_environment,
     wait_for_port,
 )
@@ -56,7 +57,9 @@ class Command(BaseCommand):
 
             seed = [python, "manage.py", "seed_demo"]
             if not options["no_simulator"]:
-                control_url = self._start_simulator(group, env, households=options["households"])
+                control_url = self._start_simulator(
+                    group, env, households=options["households"], addr=options["addr"]
+                )
                 seed += ["--simulator", control_url]
             subprocess.run(seed, env=env, check=True, timeout=120)  # noqa: S603
 
@@ -107,8 +110,14 @@ class Command(BaseCommand):
         finally:
             group.stop()
 
-    def _start_simulator(self, group: ProcessGroup, env: dict[str, str], *, households: int) -> str:
-        """Start the simulator, point every client at it; return its control URL."""
+    def _start_simulator(
+        self, group: ProcessGroup, env: dict[str, str], *, households: int, addr: str
+    ) -> str:
+        """Start the simulator, point every client at it; return its control URL.
+
+        "Connect Tesla" uses the simulated Tesla app of household 1 (the simulator's OAuth clients
+        belong to its households) and redirects back to this web server.
+        """
         port = free_loopback_port()
         spec = ProcessSpec(
             "simulator",
@@ -128,5 +137,9 @@ class Command(BaseCommand):
             raise CommandError("the upstream simulator did not start within 20 s")
         base = f"http://127.0.0.1:{port}"
         env.update(simulator_environment(base))
+        first = simulated_household(f"{base}/control")
+        env.setdefault("TESLA_CLIENT_ID", first["tesla_client_id"])
+        env.setdefault("TESLA_CLIENT_SECRET", first["tesla_client_secret"])
+        env.setdefault("TESLA_REDIRECT_URI", f"http://{addr}/onboarding/tesla/callback")
         self.stdout.write(f"Upstream simulator on {base} (control API: {base}/control)")
         return f"{base}/control"
