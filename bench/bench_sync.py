@@ -79,6 +79,9 @@ def bench_env(sim_base: str) -> dict[str, str]:
     return env
 
 
+SIMULATOR_PIDS: list[int] = []
+
+
 @contextmanager
 def simulator(households: int) -> Iterator[str]:
     port = free_port()
@@ -89,6 +92,7 @@ def simulator(households: int) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    SIMULATOR_PIDS[:] = [proc.pid]
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -260,6 +264,8 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
         from tasks.sync import SETTLED_DELAYS_SECONDS, sync_site_cycle
 
         with workers(env, count=args.workers, concurrency=args.concurrency, queues="sync") as procs:
+            simulator_process = psutil.Process(SIMULATOR_PIDS[0])
+            sim_cpu_before = cpu_seconds([simulator_process])
             cpu_before = cpu_seconds(procs)
             requests_before = control(base, "/stats")["requests"]
             t0 = dt.datetime.now(dt.UTC)
@@ -289,6 +295,7 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.5)
             time.sleep(3)
             cpu_used = cpu_seconds(procs) - cpu_before
+            sim_cpu_used = cpu_seconds([simulator_process]) - sim_cpu_before
             requests_after = control(base, "/stats")["requests"]
 
         from django.db.models import Min
@@ -324,6 +331,7 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
             else None,
             "cpu_ms_per_household_sync": round(cpu_used * 1000 / syncs_run, 2),
             "cpu_ms_per_household_cycle": round(cpu_used * 1000 / len(site_ids), 2),
+            "simulator_cpu_ms_per_household_cycle": round(sim_cpu_used * 1000 / len(site_ids), 2),
             "peak_worker_rss_mb": round(peak_rss / 2**20, 1),
             "amber_calls_per_household_per_5min": round(calls.get("amber", 0) / len(site_ids), 2),
             # Pushes + read-backs (+ one Teslemetry metadata call per site, the first time only).
