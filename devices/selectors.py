@@ -133,22 +133,53 @@ def site_price_now(*, site: Site, now: dt.datetime) -> PriceNow | None:
     return None
 
 
+def _half_hour_end(moment: dt.datetime) -> dt.datetime:
+    """The end of the (UTC-aligned) half-hour an interval ending at ``moment`` belongs to."""
+    seconds = int(moment.timestamp())
+    return dt.datetime.fromtimestamp(-(-seconds // 1800) * 1800, tz=dt.UTC)
+
+
+def _half_hours_preferred(rows: list[AmberPriceInterval]) -> list[AmberPriceInterval]:
+    """``rows`` (in time order) without the short rows whose half-hour a 30-minute row of the
+    same channel and kind (forecast or not) covers."""
+    forecast = AmberPriceInterval.IntervalType.FORECAST
+
+    def kind(row: AmberPriceInterval) -> tuple[str, bool]:
+        return row.channel, row.interval_type == forecast
+
+    covered = {
+        (*kind(row), _half_hour_end(row.end_at)) for row in rows if row.duration_minutes >= 30
+    }
+    return [
+        row
+        for row in rows
+        if row.duration_minutes >= 30 or (*kind(row), _half_hour_end(row.end_at)) not in covered
+    ]
+
+
 def site_price_history(*, site: Site, since: dt.datetime, until: dt.datetime) -> PriceHistory:
     """Prices with interval ends in (since, until], oldest first, actual and forecast apart.
 
-    Amber: 30-minute rows are preferred when stored, else 5-minute rows. Where an actual and a
-    forecast exist for the same interval, both are returned (the chart draws both lines).
+    Amber: a 30-minute row is preferred to the 5-minute rows of its half-hour, separately for
+    actuals (actual and current) and forecasts of each channel; 5-minute rows fill the half-hours
+    no 30-minute row covers. The sync fetches 5-minute actuals and a forecast that turns
+    30-minute after about an hour, so both lines stay complete. Where an actual and a forecast
+    exist for the same interval, both are returned (the chart draws both lines).
     """
     if site.price_source == Site.PriceSource.AMBER and site.amber_site_id:
-        base = AmberPriceInterval.objects.filter(
-            amber_site_id=site.amber_site_id, end_at__gt=since, end_at__lte=until
+        amber_rows = (
+            AmberPriceInterval.objects.filter(
+                amber_site_id=site.amber_site_id,
+                channel__in=["general", "feedIn"],
+                end_at__gt=since,
+                end_at__lte=until,
+            )
+            .order_by("end_at")
+            .only("channel", "end_at", "duration_minutes", "price_c_per_kwh", "interval_type")
         )
-        duration = 30 if base.filter(duration_minutes=30).exists() else 5
-        base = base.filter(duration_minutes=duration).order_by("end_at")
+        kept = _half_hours_preferred(list(amber_rows))
         series: dict[str, list[PricePoint]] = {"general": [], "feedIn": []}
-        for row in base.filter(channel__in=list(series)).only(
-            "channel", "end_at", "price_c_per_kwh", "interval_type"
-        ):
+        for row in kept:
             value = row.price_c_per_kwh if row.channel == "general" else -row.price_c_per_kwh
             series[row.channel].append(
                 PricePoint(
@@ -179,7 +210,7 @@ def site_energy_latest(*, site: Site) -> EnergySample | None:
     return EnergySample.objects.filter(site=site).order_by("-sampled_at").first()
 
 
-def site_energy_history(*, site: Site, since: dt.datetime) -> list[EnergySample]:
+def site_power_samples(*, site: Site, since: dt.datetime) -> list[EnergySample]:
     """Energy samples since ``since``, oldest first (at most 2 000: a chart needs no more)."""
     rows = EnergySample.objects.filter(site=site, sampled_at__gte=since).order_by("-sampled_at")
     return list(reversed(rows[:2000]))

@@ -125,17 +125,20 @@ def tariff_push_request(
     from tasks.sync import push_tariff
 
     site_id = site.pk
-    transaction.on_commit(
-        lambda: push_tariff.apply_async((site_id, tariff_content, reason, why), queue="sync")
-    )
-    event_record(
-        household_id=site.household_id,
-        site_id=site_id,
-        automation=Event.Automation.TOU_SYNC,
-        decision="Tariff push requested",
-        reason=why,
-        data={"fingerprint": tariff_fingerprint(tariff_content)[:12]},
-    )
+    # Atomic: outside a caller's transaction, on_commit would queue (or, eagerly, run) the push
+    # before the request is logged, and the log would show the push ahead of its request.
+    with transaction.atomic():
+        event_record(
+            household_id=site.household_id,
+            site_id=site_id,
+            automation=Event.Automation.TOU_SYNC,
+            decision="Tariff push requested",
+            reason=why,
+            data={"fingerprint": tariff_fingerprint(tariff_content)[:12]},
+        )
+        transaction.on_commit(
+            lambda: push_tariff.apply_async((site_id, tariff_content, reason, why), queue="sync")
+        )
 
 
 def rates_to_json(rates: HalfHourRates) -> list[list[str]]:

@@ -1,8 +1,10 @@
 """Server-rendered SVG charts: time-series lines, a 48-half-hour bar chart, heat-map colours.
 
 Pure functions returning SVG markup (safe: every label is escaped here). The SVG has a fixed
-viewBox sized for a card about 520 px wide and scales with it (phone cards are ~330 px, still
-legible at the 14-unit font). Times on the x axis are drawn in the site's time zone.
+viewBox sized for a card about 520 px wide and scales with it. Label sizes come from the
+stylesheet (classes tick-x, tick-y, unit, now-label), which enlarges them on a phone, where a card
+is ~330 px and the SVG is drawn at 0.63 scale; there the "minor" time labels are hidden so the
+larger ones never touch. Times on the x axis are drawn in the site's time zone.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 WIDTH = 520
 HEIGHT = 250
-PAD_LEFT = 52
+PAD_LEFT = 58  # room for a five-digit tick label at the phone's larger font
 PAD_RIGHT = 12
 PAD_TOP = 24
 PAD_BOTTOM = 30
@@ -123,20 +125,26 @@ def time_chart(
             f'y2="{y:.1f}"/>'
         )
         parts.append(
-            f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-            f'style="font-size:13px">{escape(_fmt(tick))}</text>'
+            f'<text class="tick-y" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_fmt(tick))}</text>"
         )
-    parts.append(f'<text x="4" y="13" style="font-size:12px">{escape(unit)}</text>')
+    parts.append(f'<text class="unit" x="{PAD_LEFT + 6}" y="14">{escape(unit)}</text>')
     for moment in _time_ticks(start, end, zone):
         x = x_of(moment)
-        label = moment.astimezone(zone).strftime("%H:%M")
+        local_moment = moment.astimezone(zone)
+        label = local_moment.strftime("%H:%M")
+        # Labels between the 6-hourly ones are hidden on a phone (CSS), where they would touch.
+        minor = " minor" if local_moment.hour % 6 else ""
         parts.append(
             f'<line class="gridline" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_TOP}" '
             f'y2="{HEIGHT - PAD_BOTTOM}"/>'
         )
+        # A label at the right edge ends there instead of being cut in half.
+        at_edge = x > WIDTH - PAD_RIGHT - 24
+        anchor, label_x = ("end", WIDTH - 1.0) if at_edge else ("middle", x)
         parts.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - PAD_BOTTOM + 18}" text-anchor="middle" '
-            f'style="font-size:13px">{label}</text>'
+            f'<text class="tick-x{minor}" x="{label_x:.1f}" y="{HEIGHT - PAD_BOTTOM + 18}" '
+            f'text-anchor="{anchor}">{label}</text>'
         )
     parts.append(
         f'<line class="axis" x1="{PAD_LEFT}" x2="{PAD_LEFT}" y1="{PAD_TOP}" '
@@ -148,9 +156,8 @@ def time_chart(
             f'<line class="now" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_TOP}" '
             f'y2="{HEIGHT - PAD_BOTTOM}"/>'
         )
-        parts.append(
-            f'<text x="{x + 3:.1f}" y="{PAD_TOP + 10}" '
-            'style="font-size:11px;fill:#b42318">now</text>'
+        parts.append(  # above the plot, where no line can cross it
+            f'<text class="now-label" x="{x:.1f}" y="{PAD_TOP - 6}" text-anchor="middle">now</text>'
         )
     for line in series:
         path = _path(line, x_of, y_of)
@@ -219,10 +226,10 @@ def half_hour_bars(
             f'x2="{WIDTH - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
         parts.append(
-            f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-            f'style="font-size:13px">{escape(_fmt(tick))}</text>'
+            f'<text class="tick-y" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_fmt(tick))}</text>"
         )
-    parts.append(f'<text x="4" y="13" style="font-size:12px">{escape(unit)}</text>')
+    parts.append(f'<text class="unit" x="{PAD_LEFT + 6}" y="14">{escape(unit)}</text>')
     if current_index is not None:
         x = PAD_LEFT + slot * current_index
         parts.append(
@@ -246,10 +253,10 @@ def half_hour_bars(
             )
     for hour in range(0, 24, 3):
         x = PAD_LEFT + slot * hour * 2
-        anchor = "middle"
+        minor = " minor" if hour % 6 else ""
         parts.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - PAD_BOTTOM + 18}" text-anchor="{anchor}" '
-            f'style="font-size:13px">{hour:02d}:00</text>'
+            f'<text class="tick-x{minor}" x="{x:.1f}" y="{HEIGHT - PAD_BOTTOM + 18}" '
+            f'text-anchor="middle">{hour:02d}:00</text>'
         )
     parts.append(
         f'<line class="axis" x1="{PAD_LEFT}" x2="{PAD_LEFT}" y1="{PAD_TOP}" '

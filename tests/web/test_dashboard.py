@@ -196,3 +196,47 @@ def test_force_discharge_and_stop_are_queued_for_the_households_site_only(
 
     assert started == [{"site_id": mine.site.pk, "minutes": 45}]
     assert stopped == [{"site_id": mine.site.pk}]
+
+
+def test_price_chart_keeps_five_minute_actuals_next_to_half_hour_forecasts(mine):
+    """What the sync stores (5-minute actuals and current, 5-minute forecasts for about an hour,
+    then 30-minute forecasts) must chart as both lines, not the 30-minute forecasts alone."""
+    from devices.selectors import site_price_history
+
+    site = mine.site
+    now = timezone.now().replace(second=0, microsecond=0)
+    current_end = now + dt.timedelta(minutes=5 - now.minute % 5)
+
+    def row(end, minutes, kind, price="20"):
+        AmberPriceInterval.objects.create(
+            amber_site_id=site.amber_site_id,
+            channel="general",
+            start_at=end - dt.timedelta(minutes=minutes),
+            end_at=end,
+            duration_minutes=minutes,
+            interval_type=kind,
+            price_c_per_kwh=Decimal(price),
+            spot_c_per_kwh=Decimal("10"),
+            fetched_at=now,
+        )
+
+    for back in range(6, 0, -1):
+        row(current_end - dt.timedelta(minutes=5 * back), 5, "actual")
+    row(current_end, 5, "current", "42")
+    for ahead in range(1, 13):
+        row(current_end + dt.timedelta(minutes=5 * ahead), 5, "forecast")
+    half_hour = current_end + dt.timedelta(minutes=60)
+    half_hour += dt.timedelta(minutes=(30 - half_hour.minute % 30) % 30)
+    for ahead in range(1, 7):
+        row(half_hour + dt.timedelta(minutes=30 * ahead), 30, "forecast")
+
+    history = site_price_history(
+        site=site, since=now - dt.timedelta(hours=1), until=now + dt.timedelta(hours=12)
+    )
+    actuals = [p for p in history.buy if not p.is_forecast]
+    assert [p.value for p in actuals][-1] == Decimal("42")
+    assert len(actuals) == 7
+    assert sum(p.is_forecast for p in history.buy) >= 12  # the near hour and the half-hours
+    page = mine.client.get(reverse("web:dashboard", args=[site.pk]))
+    assert b"<title>Buy (actual)</title>" in page.content
+    assert b"<title>Buy (forecast)</title>" in page.content

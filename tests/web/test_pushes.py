@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
+from households.models import Event
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.models import CustomTouSchedule, TouProfile
 
@@ -66,3 +67,19 @@ def test_profile_push_to_another_households_site_is_404(mine, theirs, queued):
         reverse("web:profile_push", args=[profile.pk + 999]), {"site": mine.site.pk}
     )
     assert their_profile.status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_push_request_is_logged_before_the_push_is_queued(mine, queued):
+    """Outside a transaction (as in production, no ATOMIC_REQUESTS) the queued push must not
+    overtake its own "requested" event: the event log would show the push first."""
+    schedule = plan(mine)
+    logged_when_queued: list[bool] = []
+    queued.side_effect = lambda *args, **kwargs: logged_when_queued.append(
+        Event.objects.filter(site=mine.site, decision="Tariff push requested").exists()
+    )
+    response = mine.client.post(
+        reverse("web:schedule_push", args=[schedule.pk]), {"site": mine.site.pk}
+    )
+    assert response.status_code == 302
+    assert logged_when_queued == [True]

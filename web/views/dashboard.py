@@ -22,8 +22,8 @@ from devices.selectors import (
     site_automation_state,
     site_connection_status,
     site_demand_peak_for_month,
-    site_energy_history,
     site_energy_latest,
+    site_power_samples,
     site_price_history,
     site_price_now,
 )
@@ -165,7 +165,7 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
     current_index = local_now.hour * 2 + local_now.minute // 30
     latest_attempt = TariffPush.objects.filter(site=site).order_by("-created_at", "-id").first()
     sample = site_energy_latest(site=site)
-    samples = site_energy_history(site=site, since=now - HISTORY_BEFORE)
+    samples = site_power_samples(site=site, since=now - HISTORY_BEFORE)
     context = {
         "site": site,
         "page": "dashboard",
