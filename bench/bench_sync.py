@@ -261,7 +261,7 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
         purge(env)
         site_ids = seed_sites(base, households)
         from tariffs.models import TariffPush
-        from tasks.sync import SETTLED_DELAYS_SECONDS, sync_site_cycle
+        from tasks.sync import SETTLED_DELAYS_SECONDS, sync_all
 
         with workers(env, count=args.workers, concurrency=args.concurrency, queues="sync") as procs:
             simulator_process = psutil.Process(SIMULATOR_PIDS[0])
@@ -269,8 +269,7 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
             cpu_before = cpu_seconds(procs)
             requests_before = control(base, "/stats")["requests"]
             t0 = dt.datetime.now(dt.UTC)
-            for site_id in site_ids:  # what the beat's sync_all fan-out does
-                sync_site_cycle(site_id, start=t0)
+            sync_all.apply()  # the beat's fan-out at the interval start, run here
             peak_rss = 0
             confirmed = 0
             deadline = time.monotonic() + args.timeout

@@ -135,18 +135,19 @@ def test_the_beat_fan_out_queues_forecast_now_and_settled_when_due(linked_site):
     from tasks import sync as sync_tasks
 
     with (
-        mock.patch.object(sync_tasks.sync_site, "apply_async") as apply_async,
+        mock.patch.object(sync_tasks.sync_site, "apply_async") as per_site,
+        mock.patch.object(sync_tasks.sync_all_settled, "apply_async") as settled_fan_out,
         mock.patch.object(sync_tasks.sync, "aemo_series_refresh", return_value=0),
     ):
         sync_tasks.sync_all()
-    calls = apply_async.call_args_list
-    assert [c.args[0][:2] for c in calls] == [
-        (linked_site.pk, "forecast"),
-        (linked_site.pk, "settled"),
-        (linked_site.pk, "settled"),
+    assert [c.args[0] for c in per_site.call_args_list] == [(linked_site.pk, "forecast")]
+    assert per_site.call_args.kwargs["expires"] <= 300  # never run a stale copy late
+    dues = [dt.datetime.fromisoformat(c.args[0][0]) for c in settled_fan_out.call_args_list]
+    assert dues[1] - dues[0] == dt.timedelta(seconds=25)  # +35 s and +60 s
+    assert [c.kwargs["eta"] for c in settled_fan_out.call_args_list] == dues
+
+    with mock.patch.object(sync_tasks.sync_site, "apply_async") as per_site:
+        sync_tasks.sync_all_settled(dues[0].isoformat())
+    assert [c.args[0] for c in per_site.call_args_list] == [
+        (linked_site.pk, "settled", dues[0].isoformat())
     ]
-    first_due = dt.datetime.fromisoformat(calls[1].args[0][2])
-    second_due = dt.datetime.fromisoformat(calls[2].args[0][2])
-    assert (second_due - first_due) == dt.timedelta(seconds=25)  # +35 s and +60 s
-    assert calls[1].kwargs["eta"] == first_due
-    assert all(0 < c.kwargs["expires"] <= 300 for c in calls)  # never run a stale copy late
