@@ -146,3 +146,23 @@ def test_forms_carry_a_csrf_token(mine):
     assert b"csrfmiddlewaretoken" in page.content
     refused = client.post(reverse("web:site_settings", args=[mine.site.pk]), {"name": "x"})
     assert refused.status_code == 403
+
+
+def test_api_token_is_created_shown_once_used_and_revoked_from_the_security_page(mine):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    url = reverse("web:security")
+    assert b"Create a token" in mine.client.get(url).content
+    response = mine.client.post(url, {"action": "token_issue"}, follow=True)
+    key = Token.objects.get(user=mine.user).key
+    assert key in response.content.decode()  # shown once, on the page after creating it
+    assert key not in mine.client.get(url).content.decode()  # and never again
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/v1/sites/").status_code == 200
+
+    mine.client.post(url, {"action": "token_revoke"})
+    assert not Token.objects.filter(user=mine.user).exists()
+    assert api.get("/api/v1/sites/").status_code == 401

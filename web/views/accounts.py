@@ -14,12 +14,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
+from rest_framework.authtoken.models import Token
 
 from devices.models import Site
 from households.models import Household, Membership
 from households.selectors import households_for_user, sites_for_user
 from households.services import (
     InvitationInvalid,
+    api_token_issue,
+    api_token_revoke,
     invitation_accept,
     invitation_create,
     invitation_read,
@@ -184,6 +187,15 @@ def security(request: HttpRequest) -> HttpResponse:
             if not code_form.errors:
                 code_form.add_error("code", "That code is not right. Check the phone's clock.")
             status = 400
+        elif action == "token_issue":
+            token = api_token_issue(user=user)
+            # Shown once, on the next page only: the key is a password for the API.
+            messages.success(request, f"Your new API token (copy it now): {token.key}")
+            return redirect("web:security")
+        elif action == "token_revoke":
+            api_token_revoke(user=user)
+            messages.success(request, "API token revoked: requests using it are now refused.")
+            return redirect("web:security")
         elif action == "disable" and device is not None:
             disable_form = TotpDisableForm(request.POST, user=user)
             if disable_form.is_valid():
@@ -195,6 +207,9 @@ def security(request: HttpRequest) -> HttpResponse:
             status = 400
     context: dict[str, object] = {
         "nav": "security",
+        "api_token_created": Token.objects.filter(user=user)
+        .values_list("created", flat=True)
+        .first(),
         "device": device,
         "code_form": code_form,
         "disable_form": disable_form,
