@@ -16,7 +16,6 @@ from typing import Any
 from unittest import mock
 
 import pytest
-import requests
 from django.core.management import call_command
 
 from credentials.models import SiteCredentials
@@ -46,6 +45,7 @@ from pricing.providers.amber import (
     SpikeStatus,
 )
 from simulator import SimulatorThread
+from tests.automations.conftest import control
 from tests.factories import SiteFactory
 
 UTC = dt.UTC
@@ -202,17 +202,6 @@ NEXT_SETTLED = "2025-06-28T16:25:40+10:00"
 def live_sim() -> Iterator[SimulatorThread]:
     with SimulatorThread(households=8, seed=5, speed=0) as thread:
         yield thread
-
-
-def control(sim: SimulatorThread, path: str, body: dict[str, Any] | None = None) -> Any:
-    url = f"{sim.base_urls['control']}{path}"
-    reply = (
-        requests.post(url, json=body, timeout=10)
-        if body is not None
-        else requests.get(url, timeout=10)
-    )
-    reply.raise_for_status()
-    return reply.json()
 
 
 @pytest.fixture

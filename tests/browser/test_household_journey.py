@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from django.utils import timezone
 
 from devices.models import Site
@@ -31,6 +30,7 @@ from simulator import SimulatorThread
 from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.models import CustomTouSchedule, TariffPush
+from tests.automations.conftest import control
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -49,17 +49,6 @@ def sim() -> Iterator[SimulatorThread]:
     thread = SimulatorThread(households=2, seed=23, speed=1.0).start()
     yield thread
     thread.stop()
-
-
-def control(sim: SimulatorThread, path: str, body: dict[str, Any] | None = None) -> Any:
-    url = f"{sim.base_urls['control']}{path}"
-    reply = (
-        requests.post(url, json=body, timeout=5)
-        if body is not None
-        else requests.get(url, timeout=5)
-    )
-    reply.raise_for_status()
-    return reply.json()
 
 
 @pytest.fixture
