@@ -96,6 +96,7 @@ class Command(BaseCommand):
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGHUP, on_signal)  # the terminal closed: stop everything too
         self.stdout.write(
             self.style.SUCCESS(
                 f"PowerSync is starting: http://{options['addr']}/admin/ and "
