@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from devices.models import DeviceCommand, Site
@@ -55,12 +56,13 @@ def write_budget_left(site_id: int, *, now: dt.datetime | None = None) -> bool:
     the budget keeps headroom), but they count towards it.
     """
     moment = now or timezone.now()
-    recent = DeviceCommand.objects.filter(
+    counts = DeviceCommand.objects.filter(
         site_id=site_id, created_at__gte=moment - dt.timedelta(days=1)
+    ).aggregate(
+        day=Count("pk"),
+        hour=Count("pk", filter=Q(created_at__gte=moment - dt.timedelta(hours=1))),
     )
-    if recent.count() >= settings.TESLA_WRITES_PER_DAY:
-        return False
     return bool(
-        recent.filter(created_at__gte=moment - dt.timedelta(hours=1)).count()
-        < settings.TESLA_WRITES_PER_HOUR
+        counts["day"] < settings.TESLA_WRITES_PER_DAY
+        and counts["hour"] < settings.TESLA_WRITES_PER_HOUR
     )

@@ -68,13 +68,18 @@ class SyncOutcome(enum.StrEnum):
     ALREADY_FRESH = "already_fresh"
 
 
-def _record_state(site_id: int, outcome: SyncOutcome, detail: str, *, at: dt.datetime) -> str:
-    """Save the outcome on the automation state; return the previous outcome."""
-    state, _ = AutomationState.objects.get_or_create(site_id=site_id)
+def _record_state(site: Site, outcome: SyncOutcome, detail: str, *, at: dt.datetime) -> str:
+    """Save the outcome on the site's automation state (one UPDATE when the state was loaded with
+    the site); return the previous outcome."""
+    state = getattr(site, "automation_state", None)
+    if state is None:
+        state, _ = AutomationState.objects.get_or_create(site=site)
+        site.automation_state = state
     previous = state.last_sync_outcome
     AutomationState.objects.filter(pk=state.pk).update(
         last_sync_at=at, last_sync_outcome=outcome, last_sync_detail=detail[:300]
     )
+    state.last_sync_outcome = outcome
     return previous
 
 
@@ -159,7 +164,7 @@ def site_sync(
 def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
     site = (
         Site.objects.filter(pk=site_id)
-        .select_related("automation_state", "custom_schedule")
+        .select_related("automation_state", "custom_schedule", "credentials")
         .first()
     )
     if site is None:
@@ -167,18 +172,21 @@ def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
     if not site.tou_sync_enabled and reason in ROUTINE_REASONS:
         return SyncOutcome.DISABLED
     if site.needs_reauthorisation:
-        _record_state(site_id, SyncOutcome.PAUSED, "Tesla needs re-authorisation", at=now)
+        _record_state(site, SyncOutcome.PAUSED, "Tesla needs re-authorisation", at=now)
         return SyncOutcome.PAUSED
     state = getattr(site, "automation_state", None)
     if state and (state.spike_active or (state.force_discharge_until or now) > now):
         _record_state(
-            site_id, SyncOutcome.PAUSED, "a spike or force discharge owns the tariff", at=now
+            site, SyncOutcome.PAUSED, "a spike or force discharge owns the tariff", at=now
         )
         return SyncOutcome.PAUSED
-    creds = SiteCredentials.objects.filter(site=site).first()
+    try:
+        creds: SiteCredentials | None = site.credentials
+    except SiteCredentials.DoesNotExist:
+        creds = None
     if site.price_source == Site.PriceSource.AMBER:
         if creds is None or not creds.amber_token:
-            _record_state(site_id, SyncOutcome.PAUSED, "no Amber token", at=now)
+            _record_state(site, SyncOutcome.PAUSED, "no Amber token", at=now)
             return SyncOutcome.PAUSED
         built = _amber_tariff(site, creds.amber_token, reason=reason, now=now)
     elif site.price_source == Site.PriceSource.AEMO:
@@ -199,10 +207,10 @@ def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
         index = current_half_hour_index(now.astimezone(site.zone))
         matters, why = push_needed(held_rates(site, now=now), built.rates, index)
     if not matters:
-        _record_state(site_id, SyncOutcome.UNCHANGED, why, at=now)
+        _record_state(site, SyncOutcome.UNCHANGED, why, at=now)
         return SyncOutcome.UNCHANGED
     if reason in ROUTINE_REASONS and not write_budget_left(site_id, now=now):
-        previous = _record_state(site_id, SyncOutcome.NO_BUDGET, why, at=now)
+        previous = _record_state(site, SyncOutcome.NO_BUDGET, why, at=now)
         if previous != SyncOutcome.NO_BUDGET:
             event_record(
                 household_id=site.household_id,
@@ -222,12 +230,13 @@ def _sync_locked(*, site_id: int, reason: str, now: dt.datetime) -> SyncOutcome:
         why=f"{TariffPush.Reason(reason).label}: {why}",
         rates=built.rates,
     )
-    force_toggle_after_push(site_id=site.pk, push_id=push.pk)
+    if site.force_mode_toggle_enabled:
+        force_toggle_after_push(site_id=site.pk, push_id=push.pk)
     outcome = {
         TariffPush.Status.CONFIRMED: SyncOutcome.PUSHED,
         TariffPush.Status.MISMATCH: SyncOutcome.MISMATCH,
     }.get(TariffPush.Status(push.status), SyncOutcome.FAILED)
-    _record_state(site_id, outcome, why, at=now)
+    _record_state(site, outcome, why, at=now)
     return outcome
 
 
@@ -248,7 +257,7 @@ def _amber_tariff(site: Site, token: str, *, reason: str, now: dt.datetime) -> S
 
 
 def _refuse(site: Site, why: str, *, reason: str, now: dt.datetime) -> SyncOutcome:
-    previous = _record_state(site.pk, SyncOutcome.REFUSED, why, at=now)
+    previous = _record_state(site, SyncOutcome.REFUSED, why, at=now)
     if previous != SyncOutcome.REFUSED:
         TariffPush.objects.create(
             site=site, reason=reason, status=TariffPush.Status.REFUSED, detail=why[:2000]

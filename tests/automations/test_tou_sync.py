@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from devices.models import AutomationState, DeviceCommand
+from devices.models import AutomationState, DeviceCommand, Site
 from households.models import Event
 from pricing.models import AmberPriceInterval
 from pricing.providers import amber
@@ -151,3 +151,17 @@ def test_the_beat_fan_out_queues_forecast_now_and_settled_when_due(linked_site):
     assert [c.args[0] for c in per_site.call_args_list] == [
         (linked_site.pk, "settled", dues[0].isoformat())
     ]
+
+
+def test_database_round_trips_per_sync_stay_few(upstream, linked_site, django_assert_num_queries):
+    """At thousands of sites every query counts (bench/bench_sync.py): the push path reads the
+    site with its state and credentials once, and writes the push, the command, the event."""
+    Site.objects.filter(pk=linked_site.pk).update(teslemetry_region="na")
+    with django_assert_num_queries(10):
+        assert site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == (
+            SyncOutcome.PUSHED
+        )
+    with django_assert_num_queries(4):
+        assert site_sync(site_id=linked_site.pk, reason="settled", now=FROZEN_NOW) == (
+            SyncOutcome.UNCHANGED
+        )
