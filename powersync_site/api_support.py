@@ -9,11 +9,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import pagination, serializers
+
+_M = TypeVar("_M", bound=Model)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -132,3 +135,28 @@ def bounded_time_range_from_query(
     if span.start is None or span.end is None:  # unreachable: both defaults are given
         raise serializers.ValidationError({"start": ["start and end are required."]})
     return BoundedTimeRange(start=span.start, end=span.end)
+
+
+def filter_by_query(
+    queryset: QuerySet[_M],
+    query: Mapping[str, Any],
+    serializer_class: type[serializers.Serializer],
+    *,
+    exact: Mapping[str, str],
+    time_field: str = "created_at",
+) -> QuerySet[_M]:
+    """A list endpoint's filters: ``query`` is validated with ``serializer_class`` (400 on bad
+    input), each present ``exact`` parameter filters its lookup (query name → lookup), and
+    ``start``/``end`` bound ``time_field`` (start inclusive, end exclusive)."""
+    params = serializer_class(data=query)
+    params.is_valid(raise_exception=True)
+    span = time_range_from_query(query)
+    values = params.validated_data
+    for name, lookup in exact.items():
+        if name in values:
+            queryset = queryset.filter(**{lookup: values[name]})
+    if span.start is not None:
+        queryset = queryset.filter(**{f"{time_field}__gte": span.start})
+    if span.end is not None:
+        queryset = queryset.filter(**{f"{time_field}__lt": span.end})
+    return queryset

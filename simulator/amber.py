@@ -107,6 +107,21 @@ def _nem_today(sim: Simulator) -> str:
     return datetime.fromtimestamp(sim.clock.timestamp(), NEM_TZ).strftime("%Y-%m-%d")
 
 
+def _site_request(
+    request: web.Request,
+) -> tuple[Simulator, Household, dict[str, str]] | web.Response:
+    """Authorise the token and check that it owns the site in the path: the context to answer
+    with, or the error reply (401 / 404) to send instead."""
+    sim = request.app[SIM]
+    household, headers, error = _authorise(request, sim)
+    if error is not None or household is None:
+        return error or _error(401, "Unauthorized")
+    missing = _site(request, sim, household, headers)
+    if missing is not None:
+        return missing
+    return sim, household, headers
+
+
 async def sites(request: web.Request) -> web.Response:
     sim = request.app[SIM]
     household, headers, error = _authorise(request, sim)
@@ -131,13 +146,10 @@ def site_json(household: Household) -> dict[str, Any]:
 
 
 async def current_prices(request: web.Request) -> web.Response:
-    sim = request.app[SIM]
-    household, headers, error = _authorise(request, sim)
-    if error is not None or household is None:
-        return error or _error(401, "Unauthorized")
-    missing = _site(request, sim, household, headers)
-    if missing is not None:
-        return missing
+    context = _site_request(request)
+    if isinstance(context, web.Response):
+        return context
+    sim, household, headers = context
     try:
         next_ = _int_param(request, "next", 0)
         previous = _int_param(request, "previous", 0)
@@ -151,13 +163,10 @@ async def current_prices(request: web.Request) -> web.Response:
 
 
 async def prices(request: web.Request) -> web.Response:
-    sim = request.app[SIM]
-    household, headers, error = _authorise(request, sim)
-    if error is not None or household is None:
-        return error or _error(401, "Unauthorized")
-    missing = _site(request, sim, household, headers)
-    if missing is not None:
-        return missing
+    context = _site_request(request)
+    if isinstance(context, web.Response):
+        return context
+    sim, household, headers = context
     try:
         first, last = _date_range(request, _nem_today(sim))
         resolution = _resolution(request, household)
@@ -170,13 +179,10 @@ async def prices(request: web.Request) -> web.Response:
 
 
 async def usage(request: web.Request) -> web.Response:
-    sim = request.app[SIM]
-    household, headers, error = _authorise(request, sim)
-    if error is not None or household is None:
-        return error or _error(401, "Unauthorized")
-    missing = _site(request, sim, household, headers)
-    if missing is not None:
-        return missing
+    context = _site_request(request)
+    if isinstance(context, web.Response):
+        return context
+    sim, household, headers = context
     try:
         first, last = _date_range(request, None)
     except ValueError as exc:

@@ -29,7 +29,7 @@ from powersync_site.api_errors import (
     UpstreamFailed,
     validation_error_from_django,
 )
-from powersync_site.api_support import time_range_from_query
+from powersync_site.api_support import filter_by_query
 from tariffs import services
 from tariffs.api.serializers import (
     CurrentTariffSerializer,
@@ -81,22 +81,12 @@ class TariffPushViewSet(viewsets.ReadOnlyModelViewSet[TariffPush]):
         pushes = tariff_pushes_for_user(self.request.user).order_by("-created_at", "-id")
         if self.action != "list":
             return pushes
-        query = self.request.query_params
-        params = PushQuerySerializer(data=query)
-        params.is_valid(raise_exception=True)
-        span = time_range_from_query(query)
-        values = params.validated_data
-        if "site" in values:
-            pushes = pushes.filter(site_id=values["site"])
-        if "status" in values:
-            pushes = pushes.filter(status=values["status"])
-        if "reason" in values:
-            pushes = pushes.filter(reason=values["reason"])
-        if span.start is not None:
-            pushes = pushes.filter(created_at__gte=span.start)
-        if span.end is not None:
-            pushes = pushes.filter(created_at__lt=span.end)
-        return pushes
+        return filter_by_query(
+            pushes,
+            self.request.query_params,
+            PushQuerySerializer,
+            exact={"site": "site_id", "status": "status", "reason": "reason"},
+        )
 
 
 def _custom_preview(site: Site) -> dict[str, Any]:
