@@ -58,7 +58,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bench_env(sim_base: str) -> dict[str, str]:
+def bench_env(sim_base: str, *, threads: int = 1) -> dict[str, str]:
     from ops.devrun import simulator_environment
 
     env = {
@@ -73,8 +73,12 @@ def bench_env(sim_base: str) -> dict[str, str]:
         # A fixed key so worker processes and this process decrypt the same credentials.
         CREDENTIALS_ENCRYPTION_KEYS="YmVuY2gtb25seS1rZXktbm90LWEtc2VjcmV0LTAxMjM=",
         LOG_LEVEL="WARNING",
+        # As in production: with DEBUG on, Django keeps the last 9,000 queries of every
+        # connection (one per worker thread), which is most of a worker's memory at 10,000 sites.
+        DEBUG="false",
         TESLA_WRITES_PER_HOUR="1000",
         TESLA_WRITES_PER_DAY="10000",
+        DATABASE_POOL_MAX_SIZE=str(min(threads, 45)),  # 2 workers stay under max_connections
     )
     return env
 
@@ -255,7 +259,7 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection
 
     with simulator(households) as base:
-        env = bench_env(base)
+        env = bench_env(base, threads=args.concurrency)
         connection.close()
         recreate_database(env)
         purge(env)
@@ -356,7 +360,7 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
     region = "NSW1"
     households = int(sites * 2.6)  # NSW1 holds ~40 % of simulated households
     with simulator(households) as base:
-        env = bench_env(base)
+        env = bench_env(base, threads=args.spike_concurrency)
         connection.close()
         recreate_database(env)
         purge(env)
@@ -368,9 +372,12 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
         from tasks.spike import check_regions
 
         with workers(
-            env, count=args.workers, concurrency=args.concurrency, queues="spike"
+            env, count=args.workers, concurrency=args.spike_concurrency, queues="spike"
         ) as procs:
             control(base, "/scenario", {"name": "aemo_spike", "params": {"region": region}})
+            simulator_process = psutil.Process(SIMULATOR_PIDS[0])
+            cpu_before = cpu_seconds(procs)
+            sim_cpu_before = cpu_seconds([simulator_process])
             t0 = dt.datetime.now(dt.UTC)
             check_regions.apply_async(queue="spike")  # beat's one regional read, on a worker
             deadline = time.monotonic() + args.timeout
@@ -388,6 +395,8 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
                 if done >= len(site_ids):
                     break
                 time.sleep(0.25)
+            cpu_used = cpu_seconds(procs) - cpu_before
+            sim_cpu_used = cpu_seconds([simulator_process]) - sim_cpu_before
         latencies = [
             (verified - t0).total_seconds()
             for verified in TariffPush.objects.filter(
@@ -408,27 +417,26 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
             if latencies
             else None,
             "peak_worker_rss_mb": round(peak_rss / 2**20, 1),
+            "worker_cpu_ms_per_site": round(cpu_used * 1000 / len(site_ids), 2),
+            "simulator_cpu_ms_per_site": round(sim_cpu_used * 1000 / len(site_ids), 2),
+            "threads_per_worker": args.spike_concurrency,
+            "database_pool_per_worker": min(args.spike_concurrency, 45),
         }
 
 
 def run_write_budget() -> dict[str, Any]:
-    """Replay the fixture day through the sync decision (no database: engine + decision only)."""
+    """Replay the fixture day through the sync decision (no database: engine + decision only),
+    once per forecast choice: ``predicted`` (the default) and ``per_kwh``."""
     from zoneinfo import ZoneInfo
 
     from pricing.providers.amber import AmberClient
     from simulator import SimulatorThread
-    from tariffs.engine.amber import build_amber_rates
-    from tariffs.engine.freshness import Built
-    from tariffs.engine.model import PERIODS_PER_DAY, HalfHourRates
-    from tariffs.site_tariff import current_half_hour_index, engine_intervals
-    from tariffs.sync import push_needed
+    from tariffs.engine.settings import ForecastType, TariffSettings
+    from tariffs.site_tariff import engine_intervals
 
     start = dt.datetime.fromisoformat("2025-06-28T00:00:00+10:00")
     zone = ZoneInfo("Australia/Brisbane")
-    writes = 0
-    refused = 0
-    worst_gap_c = Decimal(0)
-    held: HalfHourRates | None = None
+    fetched: list[tuple[dt.datetime, list[Any]]] = []
     with SimulatorThread(households=1, speed=0.0, seed=1) as sim:
         control_base = sim.base_urls["control"].removesuffix("/control")
         requests.post(
@@ -446,25 +454,48 @@ def run_write_budget() -> dict[str, Any]:
                     previous_intervals=12,
                     resolution_min=5,
                 )
-                built = build_amber_rates(engine_intervals(intervals), zone=zone, now=now)
-                if not isinstance(built, Built):
-                    refused += 1
-                    continue
-                index = current_half_hour_index(now.astimezone(zone))
-                matters, _why = push_needed(held, built.rates, index)
-                if matters:
-                    writes += 1
-                    held = built.rates
-                assert held is not None
-                for k in (index, (index + 1) % PERIODS_PER_DAY):
-                    for old, new in (
-                        (held.buy_dollars_per_kwh[k], built.rates.buy_dollars_per_kwh[k]),
-                        (held.sell_dollars_per_kwh[k], built.rates.sell_dollars_per_kwh[k]),
-                    ):
-                        worst_gap_c = max(worst_gap_c, abs(old - new) * 100)
-    return {
+                fetched.append((now, engine_intervals(intervals)))
+    result: dict[str, Any] = {
         "day": "2025-06-28 (Amber fixture replayed by the simulator), Australia/Brisbane",
-        "syncs": 288 * 3,
+        "syncs": len(fetched),
+    }
+    for forecast_type in (ForecastType.PREDICTED, ForecastType.PER_KWH):
+        replay = _replay_decisions(fetched, zone, TariffSettings(forecast_type=forecast_type))
+        result[f"forecast_{forecast_type.value}"] = replay
+    return result
+
+
+def _replay_decisions(
+    fetched: list[tuple[dt.datetime, list[Any]]], zone: Any, settings: Any
+) -> dict[str, Any]:
+    from tariffs.engine.amber import build_amber_rates
+    from tariffs.engine.freshness import Built
+    from tariffs.engine.model import PERIODS_PER_DAY, HalfHourRates
+    from tariffs.site_tariff import current_half_hour_index
+    from tariffs.sync import push_needed
+
+    writes = 0
+    refused = 0
+    worst_gap_c = Decimal(0)
+    held: HalfHourRates | None = None
+    for now, intervals in fetched:
+        built = build_amber_rates(intervals, zone=zone, now=now, settings=settings)
+        if not isinstance(built, Built):
+            refused += 1
+            continue
+        index = current_half_hour_index(now.astimezone(zone))
+        matters, _why = push_needed(held, built.rates, index)
+        if matters:
+            writes += 1
+            held = built.rates
+        assert held is not None
+        for k in (index, (index + 1) % PERIODS_PER_DAY):
+            for old, new in (
+                (held.buy_dollars_per_kwh[k], built.rates.buy_dollars_per_kwh[k]),
+                (held.sell_dollars_per_kwh[k], built.rates.sell_dollars_per_kwh[k]),
+            ):
+                worst_gap_c = max(worst_gap_c, abs(old - new) * 100)
+    return {
         "refused": refused,
         "tesla_writes_per_household_per_day": writes,
         "tesla_tou_calls_per_household_per_day": writes * 2,  # push + read-back
@@ -478,6 +509,7 @@ def main() -> None:
     parser.add_argument("--spike-sites", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--spike-concurrency", type=int, default=40)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--skip-replay", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)

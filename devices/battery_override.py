@@ -46,11 +46,9 @@ PROFILE_KIND = {
 }
 
 
-def _is_override_tariff(site: Site, content: dict[str, Any] | None) -> bool:
-    if not content:
-        return False
+def _is_override_tariff(site: Site, fingerprint: str) -> bool:
     return TariffPush.objects.filter(
-        site=site, reason__in=OVERRIDE_REASONS, fingerprint=tariff_fingerprint(content)
+        site=site, reason__in=OVERRIDE_REASONS, fingerprint=fingerprint
     ).exists()
 
 
@@ -78,7 +76,10 @@ def _save_battery_state(
     """Save the pre-override tariff/mode once (compare-and-set on the state's version)."""
     if state.saved_profile_id is not None:
         return state
-    backup = _last_routine_tariff(site) if _is_override_tariff(site, held) else held
+    backup, fingerprint = held, tariff_fingerprint(held) if held else ""
+    if backup and _is_override_tariff(site, fingerprint):
+        backup = _last_routine_tariff(site)
+        fingerprint = tariff_fingerprint(backup) if backup else ""
     profile = None
     if backup:
         profile = TouProfile.objects.create(
@@ -87,17 +88,22 @@ def _save_battery_state(
             name=f"Before {TariffPush.Reason(reason).label.lower()} {now:%Y-%m-%d %H:%M} UTC",
             kind=PROFILE_KIND[TariffPush.Reason(reason)],
             tariff_content=backup,
-            fingerprint=tariff_fingerprint(backup),
+            fingerprint=fingerprint,
         )
+    saved = {
+        "version": state.version + 1,
+        "saved_profile": profile,
+        "saved_operation_mode": mode or "",
+        "saved_export_rule": export_rule or "",
+    }
     updated = AutomationState.objects.filter(
         pk=state.pk, version=state.version, saved_profile__isnull=True
-    ).update(
-        version=state.version + 1,
-        saved_profile=profile,
-        saved_operation_mode=mode or "",
-        saved_export_rule=export_rule or "",
-    )
-    if not updated and profile is not None:
+    ).update(**saved)
+    if updated:
+        for field, value in saved.items():
+            setattr(state, field, value)
+        return state
+    if profile is not None:
         profile.delete()  # another worker saved first; keep theirs
     state.refresh_from_db()
     return state
@@ -112,10 +118,13 @@ def battery_override_apply(
     periods: int,
     why: str,
     now: dt.datetime | None = None,
+    state: AutomationState | None = None,
 ) -> TariffPush:
+    """``state``: the site's automation state when the caller has it loaded already."""
     moment = now or timezone.now()
     energy_site_id = int(site.tesla_energy_site_id)
-    state, _ = AutomationState.objects.get_or_create(site=site)
+    if state is None:
+        state, _ = AutomationState.objects.get_or_create(site=site)
     info = client.site_info(energy_site_id)
     state = _save_battery_state(
         site,

@@ -77,6 +77,8 @@ def site_spike_evaluate(
                 spike_active=True, spike_started_at=moment, spike_calm_intervals=0
             )
             if started:
+                state.spike_active, state.spike_started_at = True, moment
+                state.spike_calm_intervals = 0
                 event_record(
                     household_id=site.household_id,
                     site_id=site.pk,
@@ -86,7 +88,8 @@ def site_spike_evaluate(
                     f"threshold ${threshold}/MWh",
                     data={"rrp_dollars_per_mwh": str(rrp_dollars_per_mwh)},
                 )
-            state.refresh_from_db()
+            else:
+                state.refresh_from_db()  # another worker started it
         elif state.spike_calm_intervals:
             AutomationState.objects.filter(pk=state.pk).update(spike_calm_intervals=0)
         return _ensure_spike_tariff(site, state, rrp_dollars_per_mwh, moment)
@@ -136,6 +139,7 @@ def _ensure_spike_tariff(
         return "spike tariff in force"
     push = battery_override_apply(
         site=site,
+        state=state,
         client=tesla_client_for(site),
         reason=TariffPush.Reason.SPIKE,
         sell_dollars_per_kwh=spike_sell_dollars_per_kwh(rrp_dollars_per_mwh),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from devices.models import Site
@@ -70,9 +71,22 @@ def engine_intervals(intervals: Sequence[PriceInterval]) -> list[AmberInterval]:
 
 @dataclass(frozen=True)
 class SiteTariff:
+    """A site's fresh tariff. ``content`` (tariff_content_v2, validated) is rendered on first
+    use: most syncs find nothing worth pushing and compare ``rates`` only."""
+
     rates: HalfHourRates
-    content: dict[str, Any]
     notes: tuple[str, ...]
+    utility: str
+    # A fixed plan's own content: its seasons and named periods, not 48 half-hours.
+    plan_content: dict[str, Any] | None = None
+
+    @cached_property
+    def content(self) -> dict[str, Any]:
+        if self.plan_content is not None:
+            return self.plan_content
+        content = render_half_hour_tariff(self.rates, plan_name=PLAN_NAME, utility=self.utility)
+        validate_tariff_content_v2(content)
+        return content
 
 
 def amber_site_tariff(
@@ -84,10 +98,7 @@ def amber_site_tariff(
     if isinstance(result, Refused):
         return result
     assert isinstance(result, Built)
-    content = render_half_hour_tariff(result.rates, plan_name=PLAN_NAME, utility="Amber Electric")
-    validate_tariff_content_v2(content)
-    notes = tuple(result.notes) + tuple(a.describe() for a in result.adjustments)
-    return SiteTariff(rates=result.rates, content=content, notes=notes)
+    return _site_tariff(result, utility="Amber Electric")
 
 
 def aemo_site_tariff(
@@ -106,19 +117,22 @@ def aemo_site_tariff(
         return Refused(reason=f"Flow Power plan: {exc}")
     if isinstance(result, Refused):
         return result
-    content = render_half_hour_tariff(result.rates, plan_name=PLAN_NAME, utility="Flow Power")
-    validate_tariff_content_v2(content)
+    return _site_tariff(result, utility="Flow Power")
+
+
+def _site_tariff(result: Built, *, utility: str) -> SiteTariff:
     notes = tuple(result.notes) + tuple(a.describe() for a in result.adjustments)
-    return SiteTariff(rates=result.rates, content=content, notes=notes)
+    return SiteTariff(rates=result.rates, notes=notes, utility=utility)
 
 
 def custom_site_tariff(site: Site, *, now: dt.datetime) -> SiteTariff:
     """A fixed TOU plan: the schedule rendered with its seasons and named periods."""
     assert site.custom_schedule is not None
     schedule = schedule_from_dict(site.custom_schedule.definition)
-    content = render_custom_tariff(schedule)
     rates = half_hour_rates_for(schedule, now.astimezone(site.zone).date())
-    return SiteTariff(rates=rates, content=content, notes=())
+    return SiteTariff(
+        rates=rates, notes=(), utility=schedule.utility, plan_content=render_custom_tariff(schedule)
+    )
 
 
 def current_half_hour_index(zone_now: dt.datetime) -> int:

@@ -30,6 +30,7 @@ from devices.models import AutomationState, Site
 from households.models import Event
 from households.services import event_record
 from pricing.clients import aemo_client, amber_client
+from pricing.providers.amber.models import PriceInterval
 from pricing.selectors import aemo_prices_for_engine
 from pricing.services import aemo_series_store, amber_intervals_store
 from tariffs.engine.custom_tou import half_hour_rates_for
@@ -129,12 +130,24 @@ def push_needed(
     return wide.matters, (wide.reason if wide.matters else near.reason)
 
 
-def _stores_forecasts(reason: str, now: dt.datetime) -> bool:
-    """Forecast rows are kept once per half-hour (the first sync of it) or on request; actual and
-    current rows on every sync. History stays complete at a fraction of the writes."""
-    return reason not in ROUTINE_REASONS or (
+# A routine sync between full stores keeps only the newest settled rows: older ones were stored
+# by the syncs before it (and every full store re-covers AMBER_PREVIOUS_INTERVALS, healing gaps).
+RECENT_ROWS = dt.timedelta(minutes=15)
+
+
+def _intervals_to_store(
+    intervals: list[PriceInterval], reason: str, now: dt.datetime
+) -> tuple[list[PriceInterval], bool]:
+    """(intervals, include forecasts) to store. The first forecast sync of each half-hour, and
+    any sync on request, store everything fetched (the recent actuals, the current interval,
+    the forecasts); other routine syncs store the actual and current rows of the last 15
+    minutes. History stays complete at a fraction of the writes."""
+    if reason not in ROUTINE_REASONS or (
         reason == TariffPush.Reason.FORECAST and now.minute % 30 < 5
-    )
+    ):
+        return intervals, True
+    since = now - RECENT_ROWS
+    return [interval for interval in intervals if interval.end_time >= since], False
 
 
 def site_sync(
@@ -247,11 +260,12 @@ def _amber_tariff(site: Site, token: str, *, reason: str, now: dt.datetime) -> S
         previous_intervals=settings.AMBER_PREVIOUS_INTERVALS,
         resolution_min=5,
     )
+    stored, include_forecasts = _intervals_to_store(intervals, reason, now)
     amber_intervals_store(
         amber_site_id=site.amber_site_id,
-        intervals=intervals,
+        intervals=stored,
         fetched_at=now,
-        include_forecasts=_stores_forecasts(reason, now),
+        include_forecasts=include_forecasts,
     )
     return amber_site_tariff(site, intervals, now=now)
 

@@ -34,6 +34,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from tariffs.engine.custom_tou import MINUTES_PER_DAY, ScheduleInvalid, TimeWindow
@@ -86,6 +87,16 @@ def _canonical_charges(raw: Any, where: str) -> dict[str, dict[str, str]]:
     return result
 
 
+_ENTRY_FIELDS = (
+    ("fromDayOfWeek", 0),
+    ("toDayOfWeek", 6),
+    ("fromHour", 0),
+    ("fromMinute", 0),
+    ("toHour", 0),
+    ("toMinute", 0),
+)
+
+
 def _entry_int(entry: Mapping[str, Any], key: str, default: int, where: str) -> int:
     value = entry.get(key, default)
     if value is None:
@@ -98,17 +109,18 @@ def _entry_int(entry: Mapping[str, Any], key: str, default: int, where: str) -> 
 def _window(entry: Any, where: str) -> TimeWindow:
     if not isinstance(entry, Mapping):
         raise TariffInvalid(f"{where}: expected an object")
-    start = _entry_int(entry, "fromHour", 0, where) * 60 + _entry_int(entry, "fromMinute", 0, where)
-    end = _entry_int(entry, "toHour", 0, where) * 60 + _entry_int(entry, "toMinute", 0, where)
+    values = tuple(_entry_int(entry, field, default, where) for field, default in _ENTRY_FIELDS)
     try:
-        return TimeWindow(
-            _entry_int(entry, "fromDayOfWeek", 0, where),
-            _entry_int(entry, "toDayOfWeek", 6, where),
-            start,
-            end or MINUTES_PER_DAY,
-        )
+        return _time_window(values)
     except ScheduleInvalid as error:
         raise TariffInvalid(f"{where}: {error}") from error
+
+
+def _time_window(values: tuple[int, ...]) -> TimeWindow:
+    """A window from an entry's six fields, in ``_ENTRY_FIELDS`` order."""
+    from_day, to_day, from_hour, from_minute, to_hour, to_minute = values
+    end = to_hour * 60 + to_minute
+    return TimeWindow(from_day, to_day, from_hour * 60 + from_minute, end or MINUTES_PER_DAY)
 
 
 def _merged(pieces: list[tuple[int, int]]) -> list[list[int]]:
@@ -119,6 +131,58 @@ def _merged(pieces: list[tuple[int, int]]) -> list[list[int]]:
         else:
             merged.append([start, end])
     return merged
+
+
+def _period_minutes(entries: list[Any], where: str) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    """Per weekday (Monday first), the merged (start, end) minutes a period's entries cover."""
+    key = _plain_entries(entries)
+    if key is not None:
+        try:
+            return _minutes_by_weekday(key)
+        except ScheduleInvalid:
+            pass  # the slow path below names the offending entry
+    return _weekday_minutes(
+        [_window(entry, f"{where}[{index}]") for index, entry in enumerate(entries)]
+    )
+
+
+def _weekday_minutes(windows: list[TimeWindow]) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    return tuple(
+        tuple(
+            tuple(piece)
+            for piece in _merged(
+                [piece for window in windows for piece in window.pieces_on(weekday)]
+            )
+        )
+        for weekday in range(7)
+    )
+
+
+def _plain_entries(entries: list[Any]) -> tuple[tuple[int, ...], ...] | None:
+    """The entries as hashable tuples of their six fields, when each entry is a JSON object of
+    plain ints (absent or null = the default); None sends anything else down the validating
+    slow path."""
+    key = []
+    for entry in entries:
+        if type(entry) is not dict:
+            return None
+        values = tuple(
+            default if (value := entry.get(field)) is None else value
+            for field, default in _ENTRY_FIELDS
+        )
+        if not all(type(value) is int for value in values):
+            return None
+        key.append(values)
+    return tuple(key)
+
+
+@lru_cache(maxsize=4096)
+def _minutes_by_weekday(
+    entries: tuple[tuple[int, ...], ...],
+) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    """Cached (immutable, shared): a tariff repeats the same windows push after push, and on
+    both sides."""
+    return _weekday_minutes([_time_window(values) for values in entries])
 
 
 def _canonical_seasons(raw: Any, where: str) -> dict[str, Any]:
@@ -133,14 +197,7 @@ def _canonical_seasons(raw: Any, where: str) -> dict[str, Any]:
             entries = period_raw.get("periods") if isinstance(period_raw, Mapping) else period_raw
             if not isinstance(entries, list):
                 raise TariffInvalid(f"{where}.{name}.{period}: expected a list of periods")
-            windows = [
-                _window(entry, f"{where}.{name}.{period}[{index}]")
-                for index, entry in enumerate(entries)
-            ]
-            periods[str(period)] = [
-                _merged([piece for window in windows for piece in window.pieces_on(weekday)])
-                for weekday in range(7)
-            ]
+            periods[str(period)] = _period_minutes(entries, f"{where}.{name}.{period}")
         result[str(name)] = {
             "dates": [season.get(key) for key in ("fromMonth", "fromDay", "toMonth", "toDay")],
             "periods": periods,

@@ -39,6 +39,7 @@ import math
 import re
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from tariffs.engine.custom_tou import (
@@ -370,19 +371,26 @@ def _validated_seasons(raw: Any, where: str) -> dict[str, TouSeason]:
         seasons[name] = TouSeason(name, dates[0], dates[1], dates[2], dates[3], tuple(periods))
     if not seasons:
         raise TariffInvalid(f"{where}: no season with periods")
+    _check_season_layout(tuple(seasons.values()), where)
+    return seasons
+
+
+@lru_cache(maxsize=256)
+def _check_season_layout(seasons: tuple[TouSeason, ...], where: str) -> None:
+    """Dates and day coverage. Cached (a passing layout only: errors are not cached): every
+    tariff we render has the same layout, only its rates differ."""
     try:
         # Our rule: every date in exactly one season. Tesla takes the first matching season
         # (TFA `_season_windows`), so an overlap is ambiguous, and a gap leaves days unpriced.
-        check_season_dates(list(seasons.values()))
+        check_season_dates(list(seasons))
         # Tesla app: "time of use schedule should cover exactly 24 hours" (batpred #4346/#4410);
         # SPEC §3/§4.9: every day type of every season covered exactly once, no overlap.
-        for season in seasons.values():
+        for season in seasons:
             check_day_coverage(season)
     except ScheduleInvalid as error:
         raise TariffInvalid(f"{where}: {error}") from error
-    for season in seasons.values():
+    for season in seasons:
         _check_half_hour_periods(season, where)
-    return seasons
 
 
 def _check_half_hour_periods(season: TouSeason, where: str) -> None:

@@ -58,6 +58,30 @@ def test_same_prices_again_do_not_push(upstream, linked_site, new_tesla_writes):
     assert state.last_sync_outcome == SyncOutcome.UNCHANGED
 
 
+def test_each_half_hour_stores_everything_and_syncs_between_store_the_newest_rows(
+    upstream, linked_site
+):
+    half_hour_start = FROZEN_NOW.replace(minute=30, second=40)
+    control(upstream, "/clock", {"now": half_hour_start.isoformat(), "speed": 0})
+    site_sync(site_id=linked_site.pk, reason="forecast", now=half_hour_start)
+    rows = AmberPriceInterval.objects.filter(amber_site_id=linked_site.amber_site_id)
+    first = rows.filter(fetched_at=half_hour_start)
+    assert first.filter(interval_type="forecast").exists()
+    oldest = first.filter(interval_type="actual").order_by("start_at").first()
+    assert oldest is not None
+    assert oldest.start_at <= half_hour_start - dt.timedelta(minutes=25)
+
+    later = half_hour_start + dt.timedelta(minutes=5)
+    control(upstream, "/clock", {"now": later.isoformat(), "speed": 0})
+    site_sync(site_id=linked_site.pk, reason="settled", now=later)
+    rewritten = rows.filter(fetched_at=later)
+    assert rewritten.filter(interval_type="actual").exists()  # the interval that just settled
+    assert not rewritten.filter(interval_type="forecast").exists()
+    assert all(row.end_at >= later - dt.timedelta(minutes=15) for row in rewritten)
+    # Older rows keep what the earlier, full store wrote.
+    assert rows.filter(fetched_at=half_hour_start, end_at__lt=later - dt.timedelta(minutes=15))
+
+
 def test_stale_prices_are_refused_once_and_nothing_is_pushed(
     upstream, linked_site, new_tesla_writes
 ):

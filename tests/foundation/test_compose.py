@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_ROLES = {"web", "worker", "beat", "listener"}
+APP_ROLES = {"web", "worker", "worker-urgent", "beat", "listener"}
 
 
 def compose() -> dict:
@@ -38,7 +38,7 @@ def test_ordered_start_waits_for_health():
         "db": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
     }
-    for role in ("worker", "beat", "listener"):
+    for role in ("worker", "worker-urgent", "beat", "listener"):
         assert services[role]["depends_on"] == {"web": {"condition": "service_healthy"}}
 
 
@@ -52,10 +52,39 @@ def test_only_web_migrates():
     }
     assert "migrate" in commands["web"]
     assert "gunicorn" in commands["web"]
-    assert all("migrate" not in commands[role] for role in ("worker", "beat", "listener"))
+    assert all(
+        "migrate" not in commands[role] for role in ("worker", "worker-urgent", "beat", "listener")
+    )
     assert "worker" in commands["worker"]
+    assert "worker" in commands["worker-urgent"]
     assert "beat" in commands["beat"]
     assert "listen_amber" in commands["listener"]
+
+
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_urgent_work_has_its_own_worker_and_pools_fit_the_database():
+    services = compose()["services"]
+    routine, urgent = services["worker"], services["worker-urgent"]
+    # Every queue the app routes to is consumed, and spikes never wait behind routine syncs.
+    assert set(_option(routine["command"], "--queues").split(",")) == {"sync", "default"}
+    assert set(_option(urgent["command"], "--queues").split(",")) == {"spike", "curtail"}
+    pools = []
+    for worker in (routine, urgent):
+        assert _option(worker["command"], "--pool") == "threads"
+        threads = int(_option(worker["command"], "--concurrency"))
+        pool = int(worker["environment"]["DATABASE_POOL_MAX_SIZE"])
+        assert 0 < pool <= threads
+        pools.append(pool)
+        # Each role keeps the shared production settings.
+        assert worker["environment"]["DJANGO_ENV"] == "production"
+        # Its health check pings its own node name.
+        node = _option(worker["command"], "--hostname").split("@")[0]
+        assert f"-d {node}@" in " ".join(worker["healthcheck"]["test"])
+    max_connections = int(_option(services["db"]["command"], "-c").split("=")[1])
+    assert sum(pools) + 10 < max_connections  # web, beat and listener need a few more
 
 
 def test_production_environment_and_no_healthcheck_deadlock():

@@ -148,7 +148,7 @@ def test_fingerprint_of_a_real_read_back() -> None:
     canonical = canonical_tariff(payload)
     assert canonical["energy_charges"]["Summer"]["PERIOD_16_00"] == "0.42"
     assert canonical["sell_tariff"]["energy_charges"]["Summer"]["PERIOD_17_00"] == "0.45"
-    assert canonical["seasons"]["Summer"]["periods"]["PERIOD_23_30"][0] == [[1410, 1440]]
+    assert canonical["seasons"]["Summer"]["periods"]["PERIOD_23_30"][0] == ((1410, 1440),)
     assert "Winter" not in canonical["seasons"]
     assert tariff_fingerprint(payload) == tariff_fingerprint(_reversed_keys(payload))
 
