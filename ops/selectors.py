@@ -1,6 +1,8 @@
-"""Health of the service: database, broker, worker, beat, and the credentials key.
+"""Health of the service: database, broker, worker, beat, listener, and the credentials key.
 
 worker: the heartbeat task (run by a worker) wrote its row recently.
+listener: the Amber live listener wrote its row at its last reconcile (every
+AMBER_LIVE_RECONCILE_SECONDS).
 beat: django-celery-beat recorded sending the heartbeat entry recently (last_run_at, saved after
 every send because beat_sync_every=1).
 """
@@ -54,8 +56,10 @@ class SystemHealth:
         }
 
 
-def _freshness(seen_at: dt.datetime | None, what: str) -> ComponentHealth:
-    max_age = settings.HEARTBEAT_INTERVAL_SECONDS * STALE_AFTER_INTERVALS
+def _freshness(
+    seen_at: dt.datetime | None, what: str, *, every_seconds: float | None = None
+) -> ComponentHealth:
+    max_age = (every_seconds or settings.HEARTBEAT_INTERVAL_SECONDS) * STALE_AFTER_INTERVALS
     if seen_at is None:
         return ComponentHealth(False, f"no {what} recorded yet")
     age = (timezone.now() - seen_at).total_seconds()
@@ -99,6 +103,12 @@ def beat_health() -> ComponentHealth:
     return _freshness(max(seen) if seen else None, "beat activity")
 
 
+def listener_health() -> ComponentHealth:
+    seen = Heartbeat.objects.filter(role="listener").values_list("last_seen_at", flat=True).first()
+    every = max(settings.HEARTBEAT_INTERVAL_SECONDS, settings.AMBER_LIVE_RECONCILE_SECONDS)
+    return _freshness(seen, "listener heartbeat", every_seconds=every)
+
+
 def credentials_health() -> ComponentHealth:
     try:
         credential_services.encryption_canary_verify()
@@ -107,7 +117,7 @@ def credentials_health() -> ComponentHealth:
     return ComponentHealth(True, "canary decrypts")
 
 
-COMPONENTS = ("database", "broker", "worker", "beat", "credentials")
+COMPONENTS = ("database", "broker", "worker", "beat", "listener", "credentials")
 
 
 def system_health(only: frozenset[str] | None = None) -> SystemHealth:
@@ -118,9 +128,10 @@ def system_health(only: frozenset[str] | None = None) -> SystemHealth:
     if health.components["database"].ok:
         health.components["worker"] = worker_health()
         health.components["beat"] = beat_health()
+        health.components["listener"] = listener_health()
         health.components["credentials"] = credentials_health()
     else:
-        for name in ("worker", "beat", "credentials"):
+        for name in ("worker", "beat", "listener", "credentials"):
             health.components[name] = ComponentHealth(False, "unknown: database unreachable")
     if only is not None:
         health.components = {k: v for k, v in health.components.items() if k in only}

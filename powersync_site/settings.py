@@ -30,9 +30,11 @@ if IS_PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-inse
     )
 
 DEBUG = env_bool("DEBUG", default=not IS_PRODUCTION)
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", [] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]"]
-)
+# Loopback names are always allowed: each container's own health check calls /healthz on
+# 127.0.0.1, and a request that can reach loopback is already inside.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
+ALLOWED_HOSTS += [host for host in LOOPBACK_HOSTS if host not in ALLOWED_HOSTS]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -52,6 +53,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from credentials.keys import CredentialKeyError
 from devices.models import Site
+from ops.services import heartbeat_record
 from powersync_site.celery import app as celery_app
 from pricing.clients import amber_client
 from pricing.providers.amber import (
@@ -344,6 +346,11 @@ class AmberLiveProcess:
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._load_sites = load_sites or sync_to_async(live_sites_load, thread_sensitive=True)
+        # Liveness for /healthz and the container health check, after each successful reconcile
+        # (the database is reachable and the loop turns). Injected site lists record nothing.
+        self._alive: Callable[[], Awaitable[None]] | None = (
+            None if load_sites else sync_to_async(_heartbeat_record, thread_sensitive=True)
+        )
         self.live_config = live_config or LiveConfig(url=settings.AMBER_WS_URL)
         self.config = config or ListenerConfig()
         self._hook = on_prices
@@ -421,6 +428,8 @@ class AmberLiveProcess:
     async def _reconcile(self) -> tuple[int, int, int]:
         try:
             wanted = {site.amber_site_id: site for site in await self._load_sites()}
+            if self._alive is not None:
+                await self._alive()
         except (DatabaseError, CredentialKeyError) as exc:
             logger.error("amber live: cannot load sites (%s); keeping the current set", exc)
             return (0, 0, 0)
@@ -695,6 +704,10 @@ class AmberLiveProcess:
             updates=self.updates,
             enqueued=dict(self.enqueued),
         )
+
+
+def _heartbeat_record() -> None:
+    heartbeat_record(role="listener", hostname=socket.gethostname())
 
 
 def _persist_batch(batch: Sequence[_Work]) -> list[_Send]:

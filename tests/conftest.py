@@ -15,6 +15,21 @@ def fernet_keys(settings):
     return old, new
 
 
+@pytest.fixture(scope="session", autouse=True)
+def database_pools_closed_at_the_end(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Close pooled PostgreSQL connections (settings.DATABASE_POOL_MAX_SIZE) before the test
+    database is dropped: the pool keeps connections open, and PostgreSQL refuses to drop a
+    database somebody is connected to."""
+    yield
+    from django.db import connections
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
+
+    with django_db_blocker.unblock():
+        for connection in connections.all(initialized_only=True):
+            if isinstance(connection, PostgresWrapper) and connection.pool is not None:
+                connection.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def isolated_redis_keys() -> Iterator[str]:
     """Every test gets its own Redis key prefix (locks, watch marks): runs sharing the machine's

@@ -17,10 +17,12 @@ from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from credentials.models import SiteCredentials
 from devices.models import Site
 from ops.devrun import simulator_environment
+from ops.models import Heartbeat
 from powersync_site.celery import app as celery_app
 from pricing.live_listener import (
     AmberLiveProcess,
@@ -467,6 +469,9 @@ def test_reconcile_adds_removes_and_replaces_without_touching_unchanged_sites(
         assert process.polling_sites() == [rekeyed.amber_site_id]  # subscription refused (404)
         subscriptions = (await asyncio.to_thread(control, world, "/amber-ws"))["subscriptions"]
         assert subscriptions == 2
+        # Each reconcile that reached the database marked the listener alive (/healthz).
+        beat = await asyncio.to_thread(Heartbeat.objects.get, role="listener")
+        assert (timezone.now() - beat.last_seen_at).total_seconds() < WAIT_S
 
     run_process(world, scenario)
 

@@ -23,6 +23,7 @@ def test_backing_services_have_health_checks():
     assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
     assert "ping" in services["redis"]["healthcheck"]["test"]
     assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "healthcheck --only listener" in " ".join(services["listener"]["healthcheck"]["test"])
 
 
 def test_roles_share_one_image():

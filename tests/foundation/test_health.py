@@ -1,10 +1,14 @@
-"""/healthz reports database, broker, worker and beat, and answers 503 when one is down."""
+"""/healthz reports database, broker, worker, beat and listener, and answers 503 when one is
+down."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -16,9 +20,13 @@ from tasks.schedule import HEARTBEAT_ENTRY
 pytestmark = pytest.mark.django_db
 
 
-def mark_alive(age: dt.timedelta = dt.timedelta(seconds=1)) -> None:
+def mark_alive(
+    age: dt.timedelta = dt.timedelta(seconds=1), listener_age: dt.timedelta | None = None
+) -> None:
     seen = timezone.now() - age
     Heartbeat.objects.update_or_create(role="worker", defaults={"last_seen_at": seen})
+    listener_seen = timezone.now() - (listener_age or age)
+    Heartbeat.objects.update_or_create(role="listener", defaults={"last_seen_at": listener_seen})
     every, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.update_or_create(
         name=HEARTBEAT_ENTRY,
@@ -37,8 +45,20 @@ def test_all_green_is_200(client, fernet_keys):
         "broker": "ok",
         "worker": "ok",
         "beat": "ok",
+        "listener": "ok",
         "credentials": "ok",
     }
+
+
+def test_stale_listener_is_503(client, fernet_keys, settings):
+    settings.AMBER_LIVE_RECONCILE_SECONDS = 60  # it reconciles (and beats) every minute
+    mark_alive(listener_age=dt.timedelta(minutes=4))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    listener = response.json()["components"]["listener"]
+    assert listener["status"] == "down"
+    assert "limit 180s" in listener["detail"]
+    assert client.get("/healthz?only=database,worker").status_code == 200
 
 
 def test_stale_worker_is_503(client, fernet_keys):
@@ -78,3 +98,21 @@ def test_heartbeat_task_records_the_worker(fernet_keys):
     assert Heartbeat.objects.get(role="worker").last_seen_at > timezone.now() - dt.timedelta(
         seconds=5
     )
+
+
+def test_healthcheck_command_exits_1_when_a_checked_component_is_down(fernet_keys, settings):
+    settings.AMBER_LIVE_RECONCILE_SECONDS = 60
+    mark_alive(listener_age=dt.timedelta(minutes=4))
+    out = io.StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("healthcheck", "--only", "listener", stdout=out)
+    assert failure.value.returncode == 1
+    assert json.loads(out.getvalue())["components"]["listener"]["status"] == "down"
+
+    call_command("healthcheck", "--only", "worker,database", stdout=out)  # these are fine
+    with pytest.raises(CommandError, match="unknown component"):
+        call_command("healthcheck", "--only", "nonsense")
+
+
+def test_loopback_hosts_are_always_allowed_for_health_checks(settings):
+    assert {"localhost", "127.0.0.1"} <= set(settings.ALLOWED_HOSTS)

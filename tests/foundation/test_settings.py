@@ -17,14 +17,17 @@ GOOD_SECRET = "x" * 64
 GOOD_KEY = "Y29sbGVjdHN0YXRpYy1vbmx5LW5vdC1hLXNlY3JldCE="
 
 
-def load_settings(**environ: str) -> subprocess.CompletedProcess[str]:
+SHOW = "print(s.DEBUG, s.DATABASES['default']['ENGINE'])"
+
+
+def load_settings(show: str = SHOW, **environ: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_ENV"}}
     clean.pop("CREDENTIALS_ENCRYPTION_KEYS", None)
     return subprocess.run(
         [
             sys.executable,
             "-c",
-            "import powersync_site.settings as s; print(s.DEBUG, s.DATABASES['default']['ENGINE'])",
+            f"import powersync_site.settings as s; {show}",
         ],
         cwd=ROOT,
         env={**clean, **environ},
@@ -63,6 +66,23 @@ def test_production_starts_with_both_and_turns_debug_off():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "django.db.backends.postgresql"]
+
+
+def test_production_allows_its_hosts_and_loopback_and_pools_postgresql():
+    result = load_settings(
+        "print(','.join(s.ALLOWED_HOSTS)); d = s.DATABASES['default'];"
+        " print(d['OPTIONS']['pool']['max_size'], d['CONN_MAX_AGE'])",
+        DJANGO_ENV="production",
+        SECRET_KEY=GOOD_SECRET,
+        CREDENTIALS_ENCRYPTION_KEYS=GOOD_KEY,
+        DATABASE_URL="postgres://u@127.0.0.1:5432/db",
+        ALLOWED_HOSTS="powersync.example.com",
+        DATABASE_POOL_MAX_SIZE="45",
+    )
+    assert result.returncode == 0, result.stderr
+    hosts, pool = result.stdout.splitlines()
+    assert hosts.split(",") == ["powersync.example.com", "localhost", "127.0.0.1", "[::1]"]
+    assert pool.split() == ["45", "0"]  # a pool excludes persistent connections
 
 
 def test_unknown_environment_name_is_refused():
