@@ -17,17 +17,26 @@ def fernet_keys(settings):
 
 @pytest.fixture(scope="session", autouse=True)
 def database_pools_closed_at_the_end(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """Close pooled PostgreSQL connections (settings.DATABASE_POOL_MAX_SIZE) before the test
-    database is dropped: the pool keeps connections open, and PostgreSQL refuses to drop a
-    database somebody is connected to."""
+    """Before the test database is dropped, close pooled PostgreSQL connections
+    (settings.DATABASE_POOL_MAX_SIZE) and end the idle ones threads left behind (in-process
+    workers, live servers): PostgreSQL refuses to drop a database somebody is connected to."""
     yield
     from django.db import connections
     from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrapper
 
+    connection = connections["default"]
+    if not isinstance(connection, PostgresWrapper):
+        return
     with django_db_blocker.unblock():
-        for connection in connections.all(initialized_only=True):
-            if isinstance(connection, PostgresWrapper) and connection.pool is not None:
-                connection.close_pool()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connection.close()
+        for each in connections.all(initialized_only=True):
+            if isinstance(each, PostgresWrapper) and each.pool is not None:
+                each.close_pool()
 
 
 @pytest.fixture(autouse=True)
