@@ -13,7 +13,7 @@ Everything runs on this machine: the simulator in its own process, PostgreSQL (d
   Amber/Tesla calls per household in the cycle.
 * ``spike_fanout``: S sites in one region holding a tariff; the AEMO spike scenario starts; one
   regional check fans out; time from the spike price being visible to every spike tariff
-  confirmed (p50/p99/max).
+  confirmed (p50/p99/max), run ``--spike-runs`` times (p99 of each run and their median).
 * ``write_budget``: the real Amber day (the fixture, replayed by the simulator's clock) through the
   sync decision at every interval start and twice after (settled): Tesla writes per household
   per day, and the largest gap (c/kWh) between what Tesla held and the fresh tariff over the
@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -519,6 +520,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=40)
     parser.add_argument("--spike-concurrency", type=int, default=100)
+    parser.add_argument("--spike-runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--skip-replay", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -547,8 +549,17 @@ def main() -> None:
         results["sync_cycle"].append(outcome)
         print(json.dumps(outcome), flush=True)
     if args.spike_sites:
-        results["spike_fanout"] = run_spike_fanout(args.spike_sites, args)
-        print(json.dumps(results["spike_fanout"]), flush=True)
+        # Repeated: one run's p99 moves by seconds on a 2-core machine; the median is reported.
+        runs = []
+        for _ in range(args.spike_runs):
+            runs.append(run_spike_fanout(args.spike_sites, args))
+            print(json.dumps(runs[-1]), flush=True)
+        p99s = [run["latency_s"]["p99"] for run in runs if run["latency_s"]]
+        results["spike_fanout"] = {
+            "runs": runs,
+            "p99_s_per_run": p99s,
+            "p99_s_median": statistics.median(p99s) if p99s else None,
+        }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.output}")
