@@ -47,7 +47,8 @@ def teslemetry_client(*, api_key: str, region: str = "") -> tuple[TeslaEnergyCli
 
 
 def tesla_client_for(site: Site, credentials: SiteCredentials | None = None) -> TeslaEnergyClient:
-    creds = credentials or SiteCredentials.objects.filter(site=site).first()
+    # The reverse one-to-one: no query when the caller loaded it with select_related.
+    creds = credentials or getattr(site, "credentials", None)
     if site.tesla_access == Site.TeslaAccess.TESLEMETRY:
         token = creds.teslemetry_api_key if creds else None
         if not token:

@@ -66,10 +66,12 @@ def site_spike_evaluate(
 ) -> str:
     """Advance the site's spike state machine for one regional price. Returns what it did."""
     moment = now or timezone.now()
-    site = Site.objects.filter(pk=site_id).first()
+    site = Site.objects.filter(pk=site_id).select_related("automation_state", "credentials").first()
     if site is None:
         return "gone"
-    state, _ = AutomationState.objects.get_or_create(site=site)
+    state = getattr(site, "automation_state", None)
+    if state is None:
+        state, _ = AutomationState.objects.get_or_create(site=site)
     threshold = site.spike_threshold_dollars_per_mwh
     if rrp_dollars_per_mwh >= threshold and site.spike_detection_enabled:
         if not state.spike_active:
