@@ -126,13 +126,12 @@ def sync_all_settled(due: str) -> None:
     time_limit=120,
 )
 def push_tariff(site_id: int, tariff_content: dict[str, Any], reason: str, why: str) -> None:
-    """Push a given tariff (saved profile, custom plan); waits for a running sync of the site."""
+    """Push a given tariff (saved profile, custom plan). While a sync of the site runs, the push
+    is retried later (countdown), never waited for in the worker."""
     site = Site.objects.filter(pk=site_id).first()
     if site is None or site.needs_reauthorisation:
         return
-    with site_lock(
-        "sync", site_id, ttl_seconds=sync.SYNC_LOCK_TTL_SECONDS, wait_seconds=60
-    ) as held:
+    with site_lock("sync", site_id, ttl_seconds=sync.SYNC_LOCK_TTL_SECONDS) as held:
         if not held:
             raise push_tariff.retry(countdown=30)
         try:
