@@ -76,10 +76,12 @@ def _save_battery_state(
     """Save the pre-override tariff/mode once (compare-and-set on the state's version)."""
     if state.saved_profile_id is not None:
         return state
-    backup, fingerprint = held, tariff_fingerprint(held) if held else ""
-    if backup and _is_override_tariff(site, fingerprint):
+    held_fingerprint = tariff_fingerprint(held) if held else ""
+    if held_fingerprint and _is_override_tariff(site, held_fingerprint):
         backup = _last_routine_tariff(site)
         fingerprint = tariff_fingerprint(backup) if backup else ""
+    else:
+        backup, fingerprint = held, held_fingerprint
     profile = None
     if backup:
         profile = TouProfile.objects.create(

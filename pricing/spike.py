@@ -79,7 +79,8 @@ def site_spike_evaluate(
                 spike_active=True, spike_started_at=moment, spike_calm_intervals=0
             )
             if started:
-                state.spike_active, state.spike_started_at = True, moment
+                state.spike_active = True
+                state.spike_started_at = moment
                 state.spike_calm_intervals = 0
                 event_record(
                     household_id=site.household_id,
