@@ -436,7 +436,7 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
 
 def run_write_budget() -> dict[str, Any]:
     """Replay the fixture day through the sync decision (no database: engine + decision only),
-    once per forecast choice: ``predicted`` (the default) and ``per_kwh``."""
+    once per forecast choice: ``predicted`` (the default), ``per_kwh`` and ``calibrated``."""
     from zoneinfo import ZoneInfo
 
     from pricing.providers.amber import AmberClient
@@ -469,7 +469,7 @@ def run_write_budget() -> dict[str, Any]:
         "day": "2025-06-28 (Amber fixture replayed by the simulator), Australia/Brisbane",
         "syncs": len(fetched),
     }
-    for forecast_type in (ForecastType.PREDICTED, ForecastType.PER_KWH):
+    for forecast_type in (ForecastType.PREDICTED, ForecastType.PER_KWH, ForecastType.CALIBRATED):
         replay = _replay_decisions(fetched, zone, TariffSettings(forecast_type=forecast_type))
         result[f"forecast_{forecast_type.value}"] = replay
     return result
@@ -481,6 +481,7 @@ def _replay_decisions(
     from tariffs.engine.amber import build_amber_rates
     from tariffs.engine.freshness import Built
     from tariffs.engine.model import PERIODS_PER_DAY, HalfHourRates
+    from tariffs.engine.settings import ForecastType
     from tariffs.site_tariff import current_half_hour_index
     from tariffs.sync import push_needed
 
@@ -488,8 +489,15 @@ def _replay_decisions(
     refused = 0
     worst_gap_c = Decimal(0)
     held: HalfHourRates | None = None
+    history = _CalibrationHistory()
+    calibration = None
     for now, intervals in fetched:
-        built = build_amber_rates(intervals, zone=zone, now=now, settings=settings)
+        if settings.forecast_type is ForecastType.CALIBRATED:
+            history.record(now, intervals)
+            calibration = history.calibration(now)
+        built = build_amber_rates(
+            intervals, zone=zone, now=now, settings=settings, calibration=calibration
+        )
         if not isinstance(built, Built):
             refused += 1
             continue
@@ -505,12 +513,65 @@ def _replay_decisions(
                 (held.sell_dollars_per_kwh[k], built.rates.sell_dollars_per_kwh[k]),
             ):
                 worst_gap_c = max(worst_gap_c, abs(old - new) * 100)
-    return {
+    outcome: dict[str, Any] = {
         "refused": refused,
         "tesla_writes_per_household_per_day": writes,
         "tesla_tou_calls_per_household_per_day": writes * 2,  # push + read-back
         "largest_gap_current_and_next_c_per_kwh": float(worst_gap_c),
     }
+    if calibration is not None:
+        outcome["weights_at_day_end"] = {
+            "general": round(calibration.general_weight, 3),
+            "feed_in": round(calibration.feed_in_weight, 3),
+        }
+    return outcome
+
+
+class _CalibrationHistory:
+    """What the price store would hold for the calibrated forecast, kept in memory: every settled
+    5-minute price, and the forecasts captured by the first forecast sync of each half-hour (the
+    one sync that stores forecasts, ``tariffs.sync._intervals_to_store``)."""
+
+    def __init__(self) -> None:
+        self.settled: dict[tuple[str, int], Any] = {}
+        self.captured: dict[tuple[str, int, int], Any] = {}
+
+    def record(self, now: dt.datetime, intervals: list[Any]) -> None:
+        from tariffs.engine.amber import ACTUAL, FORECAST
+        from tariffs.engine.calibration import (
+            CapturedForecast,
+            SettledPrice,
+            captured_for_calibration,
+        )
+
+        fetched_s = int(now.timestamp())
+        full_store = now.minute % 30 < 5 and now.second < 30  # the forecast sync of :00/:30
+        for iv in intervals:
+            if iv.kind == ACTUAL and iv.duration_min == 5:
+                self.settled[(iv.channel, iv.start_epoch_s)] = SettledPrice(
+                    iv.channel, iv.start_epoch_s, iv.end_epoch_s, iv.per_kwh_c_per_kwh
+                )
+            elif (
+                full_store
+                and iv.kind == FORECAST
+                and iv.advanced_c_per_kwh is not None
+                and captured_for_calibration(iv.end_epoch_s, fetched_s)
+            ):
+                self.captured[(iv.channel, iv.start_epoch_s, iv.duration_min)] = CapturedForecast(
+                    iv.channel,
+                    iv.start_epoch_s,
+                    iv.end_epoch_s,
+                    iv.per_kwh_c_per_kwh,
+                    iv.advanced_c_per_kwh[1],
+                )
+
+    def calibration(self, now: dt.datetime) -> Any:
+        from tariffs.engine.calibration import WINDOW_S, forecast_calibration, forecast_samples
+
+        since = int(now.timestamp()) - WINDOW_S
+        settled = [price for price in self.settled.values() if price.end_epoch_s > since]
+        captured = [f for f in self.captured.values() if f.end_epoch_s > since]
+        return forecast_calibration(forecast_samples(settled, captured), now=now)
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ class Site(models.Model):
         LOW = "low", "Amber low (advanced price)"
         HIGH = "high", "Amber high (advanced price)"
         PER_KWH = "per_kwh", "Raw per-kWh forecast"
+        CALIBRATED = "calibrated", "Amber predicted, calibrated by this site's settled prices"
 
     household = models.ForeignKey(
         "households.Household", on_delete=models.CASCADE, related_name="sites"

@@ -56,6 +56,14 @@ class AmberPriceInterval(models.Model):
     descriptor = models.CharField(max_length=24, blank=True)
     is_estimate = models.BooleanField(default=False)
     fetched_at = models.DateTimeField()
+    # Both forecasts as last seen at least 30 minutes before the interval ended; kept when the
+    # interval settles. The "calibrated" forecast learns from them (tariffs.engine.calibration).
+    captured_per_kwh_c_per_kwh = models.DecimalField(
+        max_digits=12, decimal_places=5, null=True, blank=True
+    )
+    captured_predicted_c_per_kwh = models.DecimalField(
+        max_digits=12, decimal_places=5, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["amber_site_id", "channel", "start_at"]

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pricing.models import AemoRegionalPrice
+from django.db.models import Q
+
+from pricing.models import AemoRegionalPrice, AmberPriceInterval
+from tariffs.engine.calibration import (
+    WINDOW_S,
+    CapturedForecast,
+    ForecastCalibration,
+    SettledPrice,
+    forecast_calibration,
+    forecast_samples,
+)
 from tariffs.engine.flow_power import AemoPrice
 
 # Stored rows carry no duration: actuals are 5-minute dispatch prices, forecasts 30-minute
@@ -30,3 +40,45 @@ def aemo_prices_for_engine(*, region: str, now: dt.datetime) -> list[AemoPrice]:
         )
         for end, is_forecast, rrp in rows
     ]
+
+
+_SETTLED = Q(interval_type=AmberPriceInterval.IntervalType.ACTUAL) | Q(
+    interval_type=AmberPriceInterval.IntervalType.CURRENT, is_estimate=False
+)
+
+
+def forecast_calibration_for(*, amber_site_id: str, now: dt.datetime) -> ForecastCalibration:
+    """The calibrated forecast's weights for an Amber site at ``now``, from the settled 5-minute
+    prices of the last two hours and the forecasts captured for them (one query)."""
+    since = now - dt.timedelta(seconds=WINDOW_S)
+    rows = AmberPriceInterval.objects.filter(
+        Q(duration_minutes=5) & _SETTLED | Q(captured_predicted_c_per_kwh__isnull=False),
+        amber_site_id=amber_site_id,
+        channel__in=(AmberPriceInterval.Channel.GENERAL, AmberPriceInterval.Channel.FEED_IN),
+        end_at__gt=since,
+        start_at__lt=now,
+    ).values_list(
+        "channel",
+        "end_at",
+        "duration_minutes",
+        "interval_type",
+        "is_estimate",
+        "price_c_per_kwh",
+        "captured_per_kwh_c_per_kwh",
+        "captured_predicted_c_per_kwh",
+    )
+    settled: list[SettledPrice] = []
+    captured: list[CapturedForecast] = []
+    for channel, end, minutes, kind, estimate, price, per_kwh, predicted in rows:
+        end_s = int(end.timestamp())
+        start_s = end_s - minutes * 60
+        if minutes == 5 and (
+            kind == AmberPriceInterval.IntervalType.ACTUAL
+            or (kind == AmberPriceInterval.IntervalType.CURRENT and not estimate)
+        ):
+            settled.append(SettledPrice(channel, start_s, end_s, float(price)))
+        if predicted is not None and per_kwh is not None:
+            captured.append(
+                CapturedForecast(channel, start_s, end_s, float(per_kwh), float(predicted))
+            )
+    return forecast_calibration(forecast_samples(settled, captured), now=now)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
 from pricing.providers.aemo.models import PeriodType, PriceSeries, RegionPrice
 from pricing.providers.amber.models import IntervalType, PriceInterval
+from tariffs.engine.calibration import captured_for_calibration
 
 _TYPE = {
     IntervalType.ACTUAL: AmberPriceInterval.IntervalType.ACTUAL,
@@ -28,6 +29,7 @@ _AMBER_UPDATE_FIELDS = [
     "is_estimate",
     "fetched_at",
 ]
+_AMBER_CAPTURED_FIELDS = ["captured_per_kwh_c_per_kwh", "captured_predicted_c_per_kwh"]
 
 
 def amber_intervals_store(
@@ -37,13 +39,24 @@ def amber_intervals_store(
     fetched_at: dt.datetime,
     include_forecasts: bool = True,
 ) -> int:
-    """Upsert the intervals; with ``include_forecasts`` False only actual/current ones."""
-    rows = []
+    """Upsert the intervals; with ``include_forecasts`` False only actual/current ones.
+
+    A forecast far enough ahead (``captured_for_calibration``) also writes its two forecasts to
+    the ``captured_*`` columns. Every other write leaves those columns as they were, so an
+    interval keeps the forecasts captured for it after it settles."""
+    rows: list[AmberPriceInterval] = []
+    captured_rows: list[AmberPriceInterval] = []
+    fetched_epoch_s = int(fetched_at.timestamp())
     for interval in intervals:
         if not include_forecasts and interval.type is IntervalType.FORECAST:
             continue
         advanced = interval.advanced_price
-        rows.append(
+        captured = (
+            advanced is not None
+            and interval.type is IntervalType.FORECAST
+            and captured_for_calibration(int(interval.end_time.timestamp()), fetched_epoch_s)
+        )
+        (captured_rows if captured else rows).append(
             AmberPriceInterval(
                 amber_site_id=amber_site_id,
                 channel=str(interval.channel_type),
@@ -60,16 +73,25 @@ def amber_intervals_store(
                 descriptor=interval.descriptor,
                 is_estimate=bool(interval.estimate),
                 fetched_at=fetched_at,
+                captured_per_kwh_c_per_kwh=interval.price_c_per_kwh if captured else None,
+                captured_predicted_c_per_kwh=(
+                    advanced.predicted_c_per_kwh if captured and advanced else None
+                ),
             )
         )
-    AmberPriceInterval.objects.bulk_create(
-        rows,
-        batch_size=500,
-        update_conflicts=True,
-        unique_fields=["amber_site_id", "channel", "start_at", "duration_minutes"],
-        update_fields=_AMBER_UPDATE_FIELDS,
-    )
-    return len(rows)
+    for batch, update_fields in (
+        (rows, _AMBER_UPDATE_FIELDS),
+        (captured_rows, _AMBER_UPDATE_FIELDS + _AMBER_CAPTURED_FIELDS),
+    ):
+        if batch:
+            AmberPriceInterval.objects.bulk_create(
+                batch,
+                batch_size=500,
+                update_conflicts=True,
+                unique_fields=["amber_site_id", "channel", "start_at", "duration_minutes"],
+                update_fields=update_fields,
+            )
+    return len(rows) + len(captured_rows)
 
 
 def aemo_prices_store(

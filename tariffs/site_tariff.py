@@ -12,6 +12,7 @@ from typing import Any
 from devices.models import Site
 from pricing.providers.amber.models import PriceInterval
 from tariffs.engine.amber import AmberInterval, build_amber_rates
+from tariffs.engine.calibration import ForecastCalibration
 from tariffs.engine.custom_tou import half_hour_rates_for, render_custom_tariff, schedule_from_dict
 from tariffs.engine.flow_power import (
     AemoPrice,
@@ -90,10 +91,19 @@ class SiteTariff:
 
 
 def amber_site_tariff(
-    site: Site, intervals: Sequence[PriceInterval], *, now: dt.datetime
+    site: Site,
+    intervals: Sequence[PriceInterval],
+    *,
+    now: dt.datetime,
+    calibration: ForecastCalibration | None = None,
 ) -> SiteTariff | Refused:
+    """``calibration`` matters only to a site on the calibrated forecast."""
     result = build_amber_rates(
-        engine_intervals(intervals), zone=site.zone, now=now, settings=tariff_settings_for(site)
+        engine_intervals(intervals),
+        zone=site.zone,
+        now=now,
+        settings=tariff_settings_for(site),
+        calibration=calibration,
     )
     if isinstance(result, Refused):
         return result

@@ -31,7 +31,7 @@ from households.models import Event
 from households.services import event_record
 from pricing.clients import aemo_client, amber_client
 from pricing.providers.amber.models import PriceInterval
-from pricing.selectors import aemo_prices_for_engine
+from pricing.selectors import aemo_prices_for_engine, forecast_calibration_for
 from pricing.services import aemo_series_store, amber_intervals_store
 from tariffs.engine.custom_tou import half_hour_rates_for
 from tariffs.engine.fingerprint import change_matters, tariff_fingerprint
@@ -267,7 +267,10 @@ def _amber_tariff(site: Site, token: str, *, reason: str, now: dt.datetime) -> S
         fetched_at=now,
         include_forecasts=include_forecasts,
     )
-    return amber_site_tariff(site, intervals, now=now)
+    calibration = None
+    if site.forecast_type == Site.ForecastType.CALIBRATED:
+        calibration = forecast_calibration_for(amber_site_id=site.amber_site_id, now=now)
+    return amber_site_tariff(site, intervals, now=now, calibration=calibration)
 
 
 def _refuse(site: Site, why: str, *, reason: str, now: dt.datetime) -> SyncOutcome:

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from tariffs.engine.calibration import ForecastCalibration
 from tariffs.engine.freshness import (
     DEFAULT_RULE,
     Built,
@@ -62,7 +63,12 @@ _CHANNELS = frozenset({GENERAL, FEED_IN, CONTROLLED_LOAD})
 _SPIKE_STATUSES = frozenset({"none", "potential", "spike"})
 _DURATIONS_MIN = frozenset({5, 15, 30})
 # Index into AmberInterval.advanced_c_per_kwh for each forecast choice.
-_ADVANCED_INDEX = {ForecastType.LOW: 0, ForecastType.PREDICTED: 1, ForecastType.HIGH: 2}
+_ADVANCED_INDEX = {
+    ForecastType.LOW: 0,
+    ForecastType.PREDICTED: 1,
+    ForecastType.HIGH: 2,
+    ForecastType.CALIBRATED: 1,
+}
 
 
 class AmberPayloadError(ValueError):
@@ -92,12 +98,17 @@ class AmberInterval(NamedTuple):
     def end_utc(self) -> datetime:
         return datetime.fromtimestamp(self.end_epoch_s, tz=UTC)
 
-    def price_c_per_kwh(self, forecast_type: ForecastType) -> float:
+    def price_c_per_kwh(
+        self, forecast_type: ForecastType, calibration: ForecastCalibration | None = None
+    ) -> float:
         if self.kind == ACTUAL or self.advanced_c_per_kwh is None:
             return self.per_kwh_c_per_kwh
         if forecast_type is ForecastType.PER_KWH:
             return self.per_kwh_c_per_kwh
-        return self.advanced_c_per_kwh[_ADVANCED_INDEX[forecast_type]]
+        price = self.advanced_c_per_kwh[_ADVANCED_INDEX[forecast_type]]
+        if calibration is None:
+            return price
+        return calibration.price(self.channel, self.start_epoch_s, price, self.per_kwh_c_per_kwh)
 
 
 _isfinite = math.isfinite
@@ -208,7 +219,12 @@ def _accumulate(channel: _Channel, iv: AmberInterval, price: float) -> None:
         bucket += 1
 
 
-def _resolve_overlap(channel: _Channel, bucket: int, forecast_type: ForecastType) -> None:
+def _resolve_overlap(
+    channel: _Channel,
+    bucket: int,
+    forecast_type: ForecastType,
+    calibration: ForecastCalibration | None,
+) -> None:
     """Slow path for a bucket covered more than once: keep the best intervals, recompute it."""
     lo, hi = bucket * HALF_HOUR_S, (bucket + 1) * HALF_HOUR_S
     inside = [iv for iv in channel.intervals if iv.start_epoch_s < hi and iv.end_epoch_s > lo]
@@ -221,7 +237,7 @@ def _resolve_overlap(channel: _Channel, bucket: int, forecast_type: ForecastType
         if any(a < tb and b > ta for ta, tb in taken):
             continue  # a better interval already covers this time
         taken.append((a, b))
-        weighted += iv.price_c_per_kwh(forecast_type) * (b - a)
+        weighted += iv.price_c_per_kwh(forecast_type, calibration) * (b - a)
         covered += b - a
     channel.weighted[bucket] = weighted
     channel.covered_s[bucket] = covered
@@ -250,12 +266,16 @@ def amber_period_prices(
     zone: ZoneInfo,
     now: datetime,
     forecast_type: ForecastType = ForecastType.PREDICTED,
+    calibration: ForecastCalibration | None = None,
     explain: bool = False,
 ) -> PeriodPrices:
     """Align, average and roll Amber intervals into raw per-period prices (see module docstring).
 
-    ``explain`` adds a human-readable source line per period (slower; for ``--table``).
+    ``calibration`` is used only with ``ForecastType.CALIBRATED``. ``explain`` adds a
+    human-readable source line per period (slower; for ``--table``).
     """
+    if forecast_type is not ForecastType.CALIBRATED:
+        calibration = None
     local_day(now, zone)  # rejects a naive ``now``
     chosen_starts, is_tomorrow = rolling_starts_epoch_s(now, zone)
 
@@ -286,6 +306,8 @@ def amber_period_prices(
             price = per_kwh
         else:
             price = advanced[advanced_index]
+            if calibration is not None:
+                price = calibration.price(channel_type, start, price, per_kwh)
         bucket = start // HALF_HOUR_S
         if bucket == (end - 1) // HALF_HOUR_S:
             covered_s = channel.covered_s
@@ -303,7 +325,7 @@ def amber_period_prices(
     for channel in (general, feed_in):
         for bucket, covered in channel.covered_s.items():
             if covered > HALF_HOUR_S:
-                _resolve_overlap(channel, bucket, forecast_type)
+                _resolve_overlap(channel, bucket, forecast_type, calibration)
                 if channel.covered_s[bucket] > HALF_HOUR_S:  # pragma: no cover - defensive
                     raise AmberPayloadError(f"overlapping intervals in half-hour {bucket}")
 
@@ -335,6 +357,8 @@ def amber_period_prices(
             sources.append(_describe((general, feed_in), bucket, label, zone))
 
     notes = list(partial)
+    if calibration is not None and (calibration.general_weight or calibration.feed_in_weight):
+        notes.append(calibration.describe())
     if not has_feed_in:
         notes.append("no feed-in channel in the data: sell is 0 in every period")
     return PeriodPrices(
@@ -363,11 +387,17 @@ def build_amber_rates(
     now: datetime,
     settings: TariffSettings | None = None,
     rule: FreshnessRule = DEFAULT_RULE,
+    calibration: ForecastCalibration | None = None,
     explain: bool = False,
 ) -> Built | Refused:
     """The whole Amber path: intervals -> ``Built`` (48 rounded buy/sell $/kWh) or ``Refused``."""
     settings = settings or TariffSettings()
     prices = amber_period_prices(
-        intervals, zone=zone, now=now, forecast_type=settings.forecast_type, explain=explain
+        intervals,
+        zone=zone,
+        now=now,
+        forecast_type=settings.forecast_type,
+        calibration=calibration,
+        explain=explain,
     )
     return build_from_period_prices(prices, now=now, settings=settings, rule=rule)

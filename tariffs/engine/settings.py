@@ -2,8 +2,9 @@
 
 Keys (all optional; SPEC §4.4, §4.6, §4.7):
 
-* ``forecast_type``: ``"predicted"`` (default), ``"low"``, ``"high"`` or ``"per_kwh"`` — which Amber
-  price a forecast (or current) interval contributes; actual intervals always use ``perKwh``.
+* ``forecast_type``: ``"predicted"`` (default), ``"low"``, ``"high"``, ``"per_kwh"`` or
+  ``"calibrated"`` (``calibration``) — which Amber price a forecast (or current) interval
+  contributes; actual intervals always use ``perKwh``.
 * ``spike_protection``: bool, default false (opt-in).
 * ``export_boost``: bool, default false (opt-in); ``export_boost_offset_c_per_kwh`` (default 0),
   ``export_boost_min_c_per_kwh`` (default 0), ``export_boost_threshold_c_per_kwh`` (default 0 =
@@ -31,6 +32,7 @@ class ForecastType(StrEnum):
     LOW = "low"
     HIGH = "high"
     PER_KWH = "per_kwh"
+    CALIBRATED = "calibrated"  # predicted, corrected by the site's settled prices (calibration)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,14 @@ def test_patch_settings(api, world):
     assert site.tou_sync_enabled is False
 
 
+def test_the_calibrated_forecast_can_be_chosen(api, world):
+    response = api.patch(
+        f"/api/v1/sites/{world.site.pk}/", {"forecast_type": "calibrated"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert Site.objects.get(pk=world.site.pk).forecast_type == Site.ForecastType.CALIBRATED
+
+
 def test_auto_sync_switch_round_trip_via_sensors(api, world):
     api.patch(f"/api/v1/sites/{world.site.pk}/", {"tou_sync_enabled": False}, format="json")
     assert api.get(f"/api/v1/sites/{world.site.pk}/sensors/").json()["tou_sync_enabled"] is False

@@ -39,6 +39,8 @@ class SiteSettingsForm(forms.ModelForm):
             "force_mode_toggle_enabled": "Force mode toggle after settled prices (experimental)",
         }
         help_texts = {
+            "forecast_type": "Calibrated starts from Amber's predicted price and leans toward the "
+            "raw per-kWh forecast when this site's settled prices have lately been closer to it.",
             "spike_threshold_dollars_per_mwh": "0 to 20 000. Typical: 300.",
             "export_boost_threshold_c_per_kwh": "0 = always boost inside the window.",
             "force_mode_toggle_enabled": "Switches to self-consumption and back, 5 s later, so the "

@@ -1,0 +1,89 @@
+"""The calibrated forecast through the real sync: the price store keeps the forecasts captured for
+an interval after it settles, and a calibrated site's sync learns from them (simulator, whose
+prices settle near Amber's perKwh forecast, not near ``predicted``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+
+from devices.models import Site
+from pricing.models import AmberPriceInterval
+from pricing.selectors import forecast_calibration_for
+from tariffs import sync
+from tariffs.engine.calibration import LEAD_S
+from tariffs.sync import site_sync
+from tests.automations.conftest import FROZEN_NOW, control
+
+pytestmark = pytest.mark.django_db
+
+START = FROZEN_NOW.replace(hour=14, minute=0, second=1)
+
+
+def run_syncs(upstream, site: Site, *, until: dt.datetime) -> None:
+    """Beat's routine: a forecast sync at each 5-minute start and a settled one 35 s later."""
+    now = START
+    while now < until:
+        for reason, at in (("forecast", now), ("settled", now + dt.timedelta(seconds=35))):
+            control(upstream, "/clock", {"now": at.isoformat(), "speed": 0})
+            site_sync(site_id=site.pk, reason=reason, now=at)
+        now += dt.timedelta(minutes=5)
+
+
+def test_settled_rows_keep_the_forecasts_captured_ahead(upstream, linked_site):
+    run_syncs(upstream, linked_site, until=START + dt.timedelta(minutes=65))
+    rows = AmberPriceInterval.objects.filter(
+        amber_site_id=linked_site.amber_site_id, channel="general"
+    )
+    settled = rows.filter(interval_type="actual", captured_predicted_c_per_kwh__isnull=False)
+    assert settled.exists()  # captured as a forecast, kept when it settled
+    for row in settled:
+        assert row.captured_per_kwh_c_per_kwh is not None
+        assert row.captured_predicted_c_per_kwh != row.captured_per_kwh_c_per_kwh
+    # The settled price replaced the forecast's; the captured forecast stayed.
+    assert any(row.price_c_per_kwh != row.captured_per_kwh_c_per_kwh for row in settled)
+    # The last full store captured what was then at least LEAD ahead, as it was then.
+    last_full = START + dt.timedelta(minutes=60)
+    stored = rows.filter(fetched_at=last_full, interval_type="forecast")
+    far = stored.filter(
+        end_at__gte=last_full + dt.timedelta(seconds=LEAD_S),
+        advanced_predicted_c_per_kwh__isnull=False,  # no advancedPrice beyond ~24 h
+    )
+    assert far.exists()
+    for row in far:
+        assert row.captured_per_kwh_c_per_kwh == row.price_c_per_kwh
+        assert row.captured_predicted_c_per_kwh == row.advanced_predicted_c_per_kwh
+    # A routine sync between full stores never captures.
+    first = rows.filter(fetched_at=START, interval_type="forecast")
+    assert first.filter(captured_predicted_c_per_kwh__isnull=False).exists()
+    later = START + dt.timedelta(minutes=5)
+    assert not rows.filter(fetched_at=later, captured_predicted_c_per_kwh__isnull=False).exists()
+
+
+def test_a_calibrated_site_learns_that_the_simulator_settles_near_per_kwh(upstream, linked_site):
+    Site.objects.filter(pk=linked_site.pk).update(forecast_type=Site.ForecastType.CALIBRATED)
+    end = START + dt.timedelta(hours=2, minutes=5)
+    run_syncs(upstream, linked_site, until=end)
+    calibration = forecast_calibration_for(amber_site_id=linked_site.amber_site_id, now=end)
+    assert calibration.samples >= 24
+    assert calibration.general_weight > 0.8
+    assert calibration.feed_in_weight > 0.8
+
+    seen = []
+    real = sync.amber_site_tariff
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("calibration"))
+        return real(*args, **kwargs)
+
+    later = end + dt.timedelta(minutes=5)
+    control(upstream, "/clock", {"now": later.isoformat(), "speed": 0})
+    with mock.patch.object(sync, "amber_site_tariff", spy):
+        site_sync(site_id=linked_site.pk, reason="forecast", now=later)
+        Site.objects.filter(pk=linked_site.pk).update(forecast_type=Site.ForecastType.PREDICTED)
+        site_sync(site_id=linked_site.pk, reason="manual", now=later)
+    assert seen[0] is not None
+    assert seen[0].general_weight > 0.8
+    assert seen[1] is None  # other forecast types never read the history
