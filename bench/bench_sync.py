@@ -469,10 +469,40 @@ def run_write_budget() -> dict[str, Any]:
         "day": "2025-06-28 (Amber fixture replayed by the simulator), Australia/Brisbane",
         "syncs": len(fetched),
     }
-    for forecast_type in (ForecastType.PREDICTED, ForecastType.PER_KWH, ForecastType.CALIBRATED):
+    forecast_types = (ForecastType.PREDICTED, ForecastType.PER_KWH, ForecastType.CALIBRATED)
+    for forecast_type in forecast_types:
         replay = _replay_decisions(fetched, zone, TariffSettings(forecast_type=forecast_type))
         result[f"forecast_{forecast_type.value}"] = replay
+    # The same day in a mirror world where prices settle near ``predicted`` instead: the
+    # calibrated forecast must not be tuned to the simulator's choice.
+    mirrored = _settled_near_predicted(fetched)
+    result["if_prices_settled_near_predicted"] = {
+        f"forecast_{forecast_type.value}": _replay_decisions(
+            mirrored, zone, TariffSettings(forecast_type=forecast_type)
+        )
+        for forecast_type in forecast_types
+    }
     return result
+
+
+def _settled_near_predicted(
+    fetched: list[tuple[dt.datetime, list[Any]]],
+) -> list[tuple[dt.datetime, list[Any]]]:
+    """Each settled price scaled by the simulator's predicted/perKwh ratio for its slot, so
+    that ``predicted`` becomes the unbiased forecast and ``perKwh`` the biased one."""
+    from simulator.prices import _slot_of_end, load_profile
+    from tariffs.engine.amber import ACTUAL, GENERAL
+
+    profile = load_profile()
+
+    def settled(iv: Any) -> Any:
+        if iv.kind != ACTUAL and iv.advanced_c_per_kwh is not None:
+            return iv  # a forecast, or a current interval not yet settled
+        slot = profile[_slot_of_end(iv.end_epoch_s)]
+        ratio = (slot.adv_general if iv.channel == GENERAL else slot.adv_feed)[1]
+        return iv._replace(per_kwh_c_per_kwh=iv.per_kwh_c_per_kwh * ratio)
+
+    return [(now, [settled(iv) for iv in intervals]) for now, intervals in fetched]
 
 
 def _replay_decisions(
