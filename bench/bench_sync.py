@@ -193,8 +193,11 @@ def seed_sites(base: str, households: int, *, region: str | None = None) -> list
         ],
         batch_size=1000,
     )
+    # As if each site had synced a minute ago: the cycle then stores prices as in steady state
+    # (everything only at a half-hour's first sync), not as a new site's first sync does.
+    synced_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     AutomationState.objects.bulk_create(
-        [AutomationState(site=site) for site in sites], batch_size=1000
+        [AutomationState(site=site, last_sync_at=synced_at) for site in sites], batch_size=1000
     )
     return [site.pk for site in sites]
 

@@ -136,14 +136,22 @@ RECENT_ROWS = dt.timedelta(minutes=15)
 
 
 def _intervals_to_store(
-    intervals: list[PriceInterval], reason: str, now: dt.datetime
+    intervals: list[PriceInterval],
+    reason: str,
+    now: dt.datetime,
+    last_sync_at: dt.datetime | None = None,
 ) -> tuple[list[PriceInterval], bool]:
-    """(intervals, include forecasts) to store. The first forecast sync of each half-hour, and
-    any sync on request, store everything fetched (the recent actuals, the current interval,
+    """(intervals, include forecasts) to store. The first forecast sync of each half-hour, the
+    first sync of a site in a half-hour whatever its time (a new site, or one back from a gap),
+    and any sync on request store everything fetched (the recent actuals, the current interval,
     the forecasts); other routine syncs store the actual and current rows of the last 15
     minutes. History stays complete at a fraction of the writes."""
-    if reason not in ROUTINE_REASONS or (
-        reason == TariffPush.Reason.FORECAST and now.minute % 30 < 5
+    half_hour_start = now.replace(minute=now.minute - now.minute % 30, second=0, microsecond=0)
+    if (
+        reason not in ROUTINE_REASONS
+        or (reason == TariffPush.Reason.FORECAST and now.minute % 30 < 5)
+        or last_sync_at is None
+        or last_sync_at < half_hour_start
     ):
         return intervals, True
     since = now - RECENT_ROWS
@@ -260,7 +268,10 @@ def _amber_tariff(site: Site, token: str, *, reason: str, now: dt.datetime) -> S
         previous_intervals=settings.AMBER_PREVIOUS_INTERVALS,
         resolution_min=5,
     )
-    stored, include_forecasts = _intervals_to_store(intervals, reason, now)
+    state = getattr(site, "automation_state", None)
+    stored, include_forecasts = _intervals_to_store(
+        intervals, reason, now, state.last_sync_at if state else None
+    )
     amber_intervals_store(
         amber_site_id=site.amber_site_id,
         intervals=stored,

@@ -82,6 +82,23 @@ def test_each_half_hour_stores_everything_and_syncs_between_store_the_newest_row
     assert rows.filter(fetched_at=half_hour_start, end_at__lt=later - dt.timedelta(minutes=15))
 
 
+def test_a_sites_first_sync_in_a_half_hour_stores_forecasts_whatever_the_minute(
+    upstream, linked_site
+):
+    """A new site (or one back from a gap) would otherwise show no forecasts until the next
+    half-hour starts."""
+    rows = AmberPriceInterval.objects.filter(amber_site_id=linked_site.amber_site_id)
+    assert FROZEN_NOW.minute % 30 >= 5  # not the half-hour's first forecast sync
+    site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW)
+    assert rows.filter(fetched_at=FROZEN_NOW, interval_type="forecast").exists()
+
+    later = FROZEN_NOW + dt.timedelta(minutes=5)  # 16:29, the same half-hour
+    control(upstream, "/clock", {"now": later.isoformat(), "speed": 0})
+    site_sync(site_id=linked_site.pk, reason="forecast", now=later)
+    assert rows.filter(fetched_at=later).exists()
+    assert not rows.filter(fetched_at=later, interval_type="forecast").exists()
+
+
 def test_stale_prices_are_refused_once_and_nothing_is_pushed(
     upstream, linked_site, new_tesla_writes
 ):
@@ -181,6 +198,11 @@ def test_database_round_trips_per_sync_stay_few(upstream, linked_site, django_as
     """At thousands of sites every query counts (bench/bench_sync.py): the push path reads the
     site with its state and credentials once, and writes the push, the command, the event."""
     Site.objects.filter(pk=linked_site.pk).update(teslemetry_region="na")
+    # Steady state: synced earlier in this half-hour. (A half-hour's first sync also stores the
+    # forecasts: one more insert.)
+    AutomationState.objects.filter(site=linked_site).update(
+        last_sync_at=FROZEN_NOW - dt.timedelta(minutes=1)
+    )
     with django_assert_num_queries(10):
         assert site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == (
             SyncOutcome.PUSHED
