@@ -93,9 +93,9 @@ def tariff_push(
         return push
 
     held = client.site_info(energy_site_id).tariff_content_v2
-    held_fingerprint = tariff_fingerprint(held) if held else ""
     push.verified_at = timezone.now()
-    if held_fingerprint == fingerprint:
+    # Tesla normally echoes the tariff as sent: identical content needs no fingerprint.
+    if held == content or (held and tariff_fingerprint(held) == fingerprint):
         push.status = TariffPush.Status.CONFIRMED
         decision, outcome = "Tariff pushed and confirmed", Event.Outcome.OK
     else:
