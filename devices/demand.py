@@ -12,8 +12,11 @@ Rules
   - The site's custom TOU schedule, when one of its periods carries ``demand_dollars_per_kw`` > 0:
     the windows of those periods, in the season of the interval's local date (tariffs.engine.
     custom_tou rules: weekdays 0 = Monday, windows past midnight belong to their start day).
-  - Otherwise the default window: 15:00-21:00 local, Monday to Friday (the common shape of
-    Australian network demand windows). Public holidays are not known here and count as weekdays.
+  - Otherwise the default window: 15:00-21:00 local on working weekdays, Monday to Friday except
+    the public holidays of the site's state (the common shape of Australian network demand
+    windows). The state comes from the time zone (``holiday_state``), except that an Evoenergy
+    site is in the ACT, which shares Sydney's time zone but not NSW's holidays. With neither
+    known, every weekday counts.
   Windows are wall-clock times, so across a DST change 15:00 is 15:00 AEST one day and 15:00 AEDT
   the next; intervals are stepped in real time, so the repeated hour after DST ends is two
   distinct hours of demand.
@@ -32,10 +35,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections.abc import Container
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+import holidays
 from django.db import transaction
 from django.utils import timezone
 
@@ -55,6 +60,20 @@ logger = logging.getLogger(__name__)
 DEFAULT_WINDOW_START = dt.time(15, 0)
 DEFAULT_WINDOW_END = dt.time(21, 0)
 DEFAULT_WINDOW_WEEKDAYS = frozenset(range(5))  # Monday to Friday
+_ZONE_STATE = {
+    "Australia/Sydney": "NSW",
+    "Australia/Broken_Hill": "NSW",
+    "Australia/Lord_Howe": "NSW",
+    "Australia/Canberra": "ACT",
+    "Australia/Melbourne": "VIC",
+    "Australia/Brisbane": "QLD",
+    "Australia/Lindeman": "QLD",
+    "Australia/Adelaide": "SA",
+    "Australia/Hobart": "TAS",
+    "Australia/Darwin": "NT",
+    "Australia/Perth": "WA",
+}
+_ACT_NETWORKS = frozenset({"evoenergy"})
 MIN_COVERAGE = 0.5
 _KW_QUANTUM = Decimal("0.001")
 _CENTS = Decimal("0.01")
@@ -69,6 +88,8 @@ class DemandPlan:
     interval: dt.timedelta
     schedule: TouSchedule | None  # only when it has demand periods
     default_rate_dollars_per_kw: Decimal
+    # Public holidays, outside the default window (a schedule's windows are its own).
+    holidays: Container[dt.date] = field(default_factory=frozenset)
 
     def rate_at(self, interval_start: dt.datetime) -> Decimal | None:
         """The $/kW/month rate of the window holding ``interval_start``, None outside it."""
@@ -77,7 +98,11 @@ class DemandPlan:
         if self.schedule is None:
             start = DEFAULT_WINDOW_START.hour * 60 + DEFAULT_WINDOW_START.minute
             end = DEFAULT_WINDOW_END.hour * 60 + DEFAULT_WINDOW_END.minute
-            in_window = local.weekday() in DEFAULT_WINDOW_WEEKDAYS and start <= minute < end
+            in_window = (
+                local.weekday() in DEFAULT_WINDOW_WEEKDAYS
+                and start <= minute < end
+                and local.date() not in self.holidays
+            )
             return self.default_rate_dollars_per_kw if in_window else None
         season = self.schedule.season_for(local.date())
         for start, end, period in season.segments_on(local.weekday()):
@@ -86,11 +111,22 @@ class DemandPlan:
         return None
 
 
+def holiday_state(site: Site) -> str | None:
+    """The Australian state or territory whose public holidays the site keeps (module rules)."""
+    if site.aemo_network in _ACT_NETWORKS:
+        return "ACT"
+    return _ZONE_STATE.get(site.time_zone)
+
+
 def site_demand_plan(site: Site) -> DemandPlan:
     interval = dt.timedelta(minutes=energy_setting("DEMAND_INTERVAL_MINUTES"))
+    state = holiday_state(site)
+    days_off: Container[dt.date] = (
+        holidays.country_holidays("AU", subdiv=state) if state else frozenset()
+    )
     custom = site.custom_schedule
     if custom is None:
-        return DemandPlan(site.zone, interval, None, ZERO)
+        return DemandPlan(site.zone, interval, None, ZERO, days_off)
     schedule: TouSchedule | None = None
     try:
         parsed = schedule_from_dict(custom.definition)
@@ -103,7 +139,7 @@ def site_demand_plan(site: Site) -> DemandPlan:
             for period in season.periods
         )
         schedule = parsed if has_demand else None
-    return DemandPlan(site.zone, interval, schedule, custom.demand_charge_dollars_per_kw)
+    return DemandPlan(site.zone, interval, schedule, custom.demand_charge_dollars_per_kw, days_off)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,48 @@ def test_default_window_counts_weekdays_15_to_21_local_only(site):
     ]
 
 
+KINGS_BIRTHDAY = dt.date(2025, 6, 9)  # a Monday, a public holiday in NSW and the ACT
+RECONCILIATION_DAY = dt.date(2025, 6, 2)  # a Monday, a public holiday in the ACT only
+
+
+def test_public_holidays_of_the_sites_state_are_outside_the_default_window(site):
+    import_block(site, at(KINGS_BIRTHDAY, 16, 0), at(KINGS_BIRTHDAY, 16, 35), 9000)
+    import_block(site, at(MONDAY, 16, 0), at(MONDAY, 16, 35), 2000)  # a working Monday
+    update_day(site, KINGS_BIRTHDAY)
+    update_day(site, MONDAY)
+    assert [(month, kw) for month, kw, *_ in peaks(site)] == [
+        (dt.date(2025, 6, 1), Decimal("2.000"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("network", "counted_kw"),
+    [("evoenergy", Decimal("2.000")), ("ausgrid", Decimal("9.000"))],
+)
+def test_an_act_site_keeps_act_holidays_in_sydneys_time_zone(network, counted_kw):
+    site = SiteFactory.create(time_zone="Australia/Sydney", aemo_network=network)
+    import_block(site, at(RECONCILIATION_DAY, 16, 0), at(RECONCILIATION_DAY, 16, 35), 9000)
+    import_block(site, at(MONDAY, 16, 0), at(MONDAY, 16, 35), 2000)
+    update_day(site, RECONCILIATION_DAY)
+    update_day(site, MONDAY)
+    assert [kw for _, kw, *_ in peaks(site)] == [counted_kw]
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "network", "state"),
+    [
+        ("Australia/Brisbane", "", "QLD"),
+        ("Australia/Adelaide", "sapn", "SA"),
+        ("Australia/Sydney", "evoenergy", "ACT"),
+        ("Australia/Perth", "", "WA"),
+        ("UTC", "", None),
+    ],
+)
+def test_holiday_state(time_zone, network, state):
+    site = SiteFactory.build(time_zone=time_zone, aemo_network=network)
+    assert demand.holiday_state(site) == state
+
+
 def test_interval_demand_is_the_average_import_over_30_minutes(site):
     # 14:55-15:10 at 0 W, then a ramp to 6000 W at 15:15, held to 15:35; exports never count.
     # Interval 15:00-15:30 in W·s: 15:00-15:10 0; 15:10-15:15 (0+6000)/2*300 = 900,000;
@@ -116,19 +158,20 @@ def test_peak_only_increases(site):
 
 
 def test_window_follows_the_local_clock_when_dst_starts(site):
-    # DST starts Sunday 5 Oct 2025: Monday 6 Oct is AEDT (+11).
-    monday = dt.date(2025, 10, 6)
+    # DST starts Sunday 5 Oct 2025: Tuesday 7 Oct is AEDT (+11). (Monday 6 Oct is Labour Day
+    # in NSW, outside the window.)
+    tuesday = dt.date(2025, 10, 7)
     # 21:00 AEDT = 10:00 UTC (it would be 20:00, inside the window, on a fixed +10 clock).
-    import_block(site, at(monday, 21, 0), at(monday, 21, 35), 6000)
+    import_block(site, at(tuesday, 21, 0), at(tuesday, 21, 35), 6000)
     # 15:00 AEDT = 04:00 UTC (it would be 14:00, outside, on a fixed +10 clock).
-    import_block(site, at(monday, 15, 0), at(monday, 15, 35), 2000)
-    update_day(site, monday)
+    import_block(site, at(tuesday, 15, 0), at(tuesday, 15, 35), 2000)
+    update_day(site, tuesday)
 
     assert peaks(site) == [
         (
             dt.date(2025, 10, 1),
             Decimal("2.000"),
-            dt.datetime(2025, 10, 6, 4, 0, tzinfo=UTC),
+            dt.datetime(2025, 10, 7, 4, 0, tzinfo=UTC),
             Decimal("0.00"),
         )
     ]
