@@ -30,10 +30,11 @@ from devices.models import AutomationState, DeviceCommand, Site
 from devices.providers.tesla import TeslaEnergyClient
 from tariffs.engine.custom_tou import half_hour_rates_for
 from tariffs.engine.fingerprint import tariff_fingerprint
+from tariffs.engine.model import HalfHourRates
 from tariffs.engine.overrides import export_window_rates
 from tariffs.engine.tesla_format import parse_tariff_content_v2, render_half_hour_tariff
 from tariffs.models import TariffPush, TouProfile
-from tariffs.push import tariff_push
+from tariffs.push import rates_from_json, tariff_push
 
 OVERRIDE_REASONS = (TariffPush.Reason.SPIKE, TariffPush.Reason.FORCE_DISCHARGE)
 PLAN_NAMES = {
@@ -61,6 +62,25 @@ def _last_routine_tariff(site: Site) -> dict[str, Any] | None:
         .first()
     )
     return content
+
+
+def _tariff_rates(
+    site: Site, content: dict[str, Any], fingerprint: str, day: dt.date
+) -> HalfHourRates:
+    """The 48 half-hours of ``content`` on ``day``. When we pushed the same tariff ourselves
+    from 48 half-hours (a sync's tariff is the same every day), those are read back from the
+    push instead of parsing the tariff: one indexed query instead of ~2 ms of parsing."""
+    if fingerprint:
+        stored = (
+            TariffPush.objects.filter(
+                site=site, fingerprint=fingerprint, half_hour_rates__isnull=False
+            )
+            .values_list("half_hour_rates", flat=True)
+            .first()
+        )
+        if stored:
+            return rates_from_json(stored)
+    return half_hour_rates_for(parse_tariff_content_v2(content), day)
 
 
 def _save_battery_state(
@@ -143,7 +163,12 @@ def battery_override_apply(
     if not base_content:
         raise ValueError(f"site {site.pk}: no tariff to build the {reason} tariff on")
     local = moment.astimezone(site.zone)
-    base = half_hour_rates_for(parse_tariff_content_v2(base_content), local.date())
+    base = _tariff_rates(
+        site,
+        base_content,
+        state.saved_profile.fingerprint if state.saved_profile else "",
+        local.date(),
+    )
     rates = export_window_rates(
         base,
         start_index=local.hour * 2 + local.minute // 30,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -123,6 +124,28 @@ def test_spike_tariff_is_never_saved_as_the_pre_spike_tariff(
     assert evaluate(spiky_site, "5000", minutes=2) == "spike tariff pushed"
     backup = TouProfile.objects.get(site=spiky_site, kind=TouProfile.Kind.PRE_SPIKE)
     assert backup.fingerprint == tariff_fingerprint(household_tariff)
+
+
+def test_a_synced_tariff_is_built_on_from_its_stored_rates_without_parsing(upstream, spiky_site):
+    """A sync's push keeps its 48 half-hours: the spike tariff starts from those."""
+    client = tesla_client_for(spiky_site)
+    content = render_half_hour_tariff(HOUSEHOLD_RATES, plan_name="Household", utility="Test")
+    tariff_push(
+        site=spiky_site,
+        client=client,
+        content=content,
+        reason="forecast",
+        why="a sync",
+        rates=HOUSEHOLD_RATES,
+    )
+    with mock.patch.object(
+        battery_override, "parse_tariff_content_v2", side_effect=AssertionError("parsed")
+    ):
+        assert evaluate(spiky_site, "5000", minutes=1) == "spike tariff pushed"
+    sell = held(upstream, spiky_site)["tariff_content_v2"]["sell_tariff"]["energy_charges"]
+    rates = sorted(sell["Summer"]["rates"].values())
+    assert rates.count(5) == 2  # the current and next half-hours
+    assert rates[:46] == [0.05] * 46  # the household's own sell rate everywhere else
 
 
 def test_worker_killed_mid_restore_is_repaired(upstream, spiky_site, household_tariff):
