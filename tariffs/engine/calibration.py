@@ -130,10 +130,23 @@ class ForecastCalibration:
         weight = self.general_weight if channel == GENERAL else self.feed_in_weight
         return predicted + weight * (per_kwh - predicted)
 
+    @property
+    def learned(self) -> bool:
+        """Whether either channel had enough samples to leave plain ``predicted``."""
+        return bool(self.general_weight or self.feed_in_weight)
+
+    @property
+    def general_percent(self) -> int:
+        return round(self.general_weight * 100)
+
+    @property
+    def feed_in_percent(self) -> int:
+        return round(self.feed_in_weight * 100)
+
     def describe(self) -> str:
         return (
-            f"calibrated forecast: {self.general_weight:.0%} of the way from predicted to perKwh "
-            f"for buy, {self.feed_in_weight:.0%} for sell ({self.samples} settled intervals)"
+            f"calibrated forecast: {self.general_percent}% of the way from predicted to perKwh "
+            f"for buy, {self.feed_in_percent}% for sell ({self.samples} settled intervals)"
         )
 
 

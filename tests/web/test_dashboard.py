@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from devices.models import AutomationState, DemandPeak, EnergySample
+from devices.models import AutomationState, DemandPeak, EnergySample, Site
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
 from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
 from tariffs.models import TariffPush
@@ -101,6 +101,40 @@ def test_dashboard_shows_prices_tariff_power_demand_and_automations(stocked):
     assert "Spike active" in body
     assert 'id="energy-chart"' in body
     assert "live.js" in body
+
+
+def test_a_calibrated_site_shows_what_its_forecast_learned(mine):
+    site = mine.site
+    Site.objects.filter(pk=site.pk).update(forecast_type=Site.ForecastType.CALIBRATED)
+    url = reverse("web:dashboard", args=[site.pk])
+    body = mine.client.get(url).content.decode()
+    assert "Calibrated forecast:" in body
+    assert "predicted price, unchanged" in body  # no settled history yet
+
+    now = timezone.now()
+    for k in range(1, 13):  # the last hour: settled exactly at the per-kWh forecast
+        end = now - dt.timedelta(minutes=5 * k)
+        for channel, per_kwh, predicted in (("general", 40, 30), ("feedIn", -20, -14)):
+            AmberPriceInterval.objects.create(
+                amber_site_id=site.amber_site_id,
+                channel=channel,
+                start_at=end - dt.timedelta(minutes=5),
+                end_at=end,
+                duration_minutes=5,
+                interval_type="actual",
+                price_c_per_kwh=Decimal(per_kwh),
+                spot_c_per_kwh=Decimal("10"),
+                fetched_at=end,
+                captured_per_kwh_c_per_kwh=Decimal(per_kwh),
+                captured_predicted_c_per_kwh=Decimal(predicted),
+            )
+    body = mine.client.get(url).content.decode()
+    assert "100&nbsp;% of the way" in body
+    assert "100&nbsp;% for export" in body
+    assert "(24 settled prices)" in body
+
+    Site.objects.filter(pk=site.pk).update(forecast_type=Site.ForecastType.PREDICTED)
+    assert "Calibrated forecast" not in mine.client.get(url).content.decode()
 
 
 def test_dashboard_without_data_still_renders(mine):

@@ -27,6 +27,7 @@ from devices.selectors import (
     site_price_history,
     site_price_now,
 )
+from pricing.selectors import forecast_calibration_for
 from tariffs.models import TariffPush
 from tariffs.selectors import tariff_half_hours, tariff_push_in_force
 from web import charts
@@ -196,6 +197,11 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
         ),
         "state": site_automation_state(site=site),
         "force_discharge_minutes": DURATIONS_MINUTES,
+        "calibration": (
+            forecast_calibration_for(amber_site_id=site.amber_site_id, now=now)
+            if site.forecast_type == Site.ForecastType.CALIBRATED and site.amber_site_id
+            else None
+        ),
     }
     return render(request, "web/dashboard.html", context)
 
