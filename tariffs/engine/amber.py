@@ -357,7 +357,7 @@ def amber_period_prices(
             sources.append(_describe((general, feed_in), bucket, label, zone))
 
     notes = list(partial)
-    if calibration is not None and (calibration.general_weight or calibration.feed_in_weight):
+    if calibration is not None and calibration.learned:
         notes.append(calibration.describe())
     if not has_feed_in:
         notes.append("no feed-in channel in the data: sell is 0 in every period")
