@@ -442,10 +442,13 @@ def run_write_budget() -> dict[str, Any]:
     once per forecast choice: ``predicted`` (the default), ``per_kwh`` and ``calibrated``."""
     from zoneinfo import ZoneInfo
 
+    from django.conf import settings
+
     from pricing.providers.amber import AmberClient
     from simulator import SimulatorThread
     from tariffs.engine.settings import ForecastType, TariffSettings
     from tariffs.site_tariff import engine_intervals
+    from tasks.sync import SETTLED_DELAYS_SECONDS
 
     start = dt.datetime.fromisoformat("2025-06-28T00:00:00+10:00")
     zone = ZoneInfo("Australia/Brisbane")
@@ -457,14 +460,15 @@ def run_write_budget() -> dict[str, Any]:
         )
         household = control(control_base, "/households?limit=1")["households"][0]
         client = AmberClient(household["amber_token"], base_url=sim.base_urls["amber"])
+        # Beat's moments (the interval start, then the settled syncs) and the sync's own fetch.
         for step in range(288):
-            for offset_s in (1, 35, 60):
+            for offset_s in (0, *SETTLED_DELAYS_SECONDS):
                 now = start + dt.timedelta(minutes=5 * step, seconds=offset_s)
                 control(control_base, "/clock", {"now": now.isoformat(), "speed": 0})
                 intervals = client.get_current_prices(
                     household["amber_site_id"],
-                    next_intervals=96,
-                    previous_intervals=12,
+                    next_intervals=settings.AMBER_NEXT_INTERVALS,
+                    previous_intervals=settings.AMBER_PREVIOUS_INTERVALS,
                     resolution_min=5,
                 )
                 fetched.append((now, engine_intervals(intervals)))
@@ -578,7 +582,7 @@ class _CalibrationHistory:
         )
 
         fetched_s = int(now.timestamp())
-        full_store = now.minute % 30 < 5 and now.second < 30  # the forecast sync of :00/:30
+        full_store = now.minute % 30 == 0 and now.second < 30  # the forecast sync of :00/:30
         for iv in intervals:
             if iv.kind == ACTUAL and iv.duration_min == 5:
                 self.settled[(iv.channel, iv.start_epoch_s)] = SettledPrice(
@@ -599,11 +603,17 @@ class _CalibrationHistory:
                 )
 
     def calibration(self, now: dt.datetime) -> Any:
-        from tariffs.engine.calibration import WINDOW_S, forecast_calibration, forecast_samples
+        from tariffs.engine.calibration import (
+            forecast_calibration,
+            forecast_samples,
+            sample_window,
+        )
 
-        since = int(now.timestamp()) - WINDOW_S
-        settled = [price for price in self.settled.values() if price.end_epoch_s > since]
-        captured = [f for f in self.captured.values() if f.end_epoch_s > since]
+        after, until = sample_window(now)
+        settled = [p for p in self.settled.values() if after < p.end_epoch_s <= until]
+        captured = [
+            f for f in self.captured.values() if f.start_epoch_s < until and f.end_epoch_s > after
+        ]
         return forecast_calibration(forecast_samples(settled, captured), now=now)
 
 

@@ -8,12 +8,12 @@ from django.db.models import Q
 
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
 from tariffs.engine.calibration import (
-    WINDOW_S,
     CapturedForecast,
     ForecastCalibration,
     SettledPrice,
     forecast_calibration,
     forecast_samples,
+    sample_window,
 )
 from tariffs.engine.flow_power import AemoPrice
 
@@ -49,14 +49,13 @@ _SETTLED = Q(interval_type=AmberPriceInterval.IntervalType.ACTUAL) | Q(
 
 def forecast_calibration_for(*, amber_site_id: str, now: dt.datetime) -> ForecastCalibration:
     """The calibrated forecast's weights for an Amber site at ``now``, from the settled 5-minute
-    prices of the last two hours and the forecasts captured for them (one query)."""
-    since = now - dt.timedelta(seconds=WINDOW_S)
+    prices of ``sample_window(now)`` and the forecasts captured for them (one query)."""
+    after, until = (dt.datetime.fromtimestamp(s, tz=dt.UTC) for s in sample_window(now))
     rows = AmberPriceInterval.objects.filter(
-        Q(duration_minutes=5) & _SETTLED | Q(captured_predicted_c_per_kwh__isnull=False),
+        Q(duration_minutes=5, end_at__gt=after, end_at__lte=until) & _SETTLED
+        | Q(captured_predicted_c_per_kwh__isnull=False, start_at__lt=until, end_at__gt=after),
         amber_site_id=amber_site_id,
         channel__in=(AmberPriceInterval.Channel.GENERAL, AmberPriceInterval.Channel.FEED_IN),
-        end_at__gt=since,
-        start_at__lt=now,
     ).values_list(
         "channel",
         "end_at",
@@ -72,9 +71,13 @@ def forecast_calibration_for(*, amber_site_id: str, now: dt.datetime) -> Forecas
     for channel, end, minutes, kind, estimate, price, per_kwh, predicted in rows:
         end_s = int(end.timestamp())
         start_s = end_s - minutes * 60
-        if minutes == 5 and (
-            kind == AmberPriceInterval.IntervalType.ACTUAL
-            or (kind == AmberPriceInterval.IntervalType.CURRENT and not estimate)
+        if (
+            minutes == 5
+            and end <= until
+            and (
+                kind == AmberPriceInterval.IntervalType.ACTUAL
+                or (kind == AmberPriceInterval.IntervalType.CURRENT and not estimate)
+            )
         ):
             settled.append(SettledPrice(channel, start_s, end_s, float(price)))
         if predicted is not None and per_kwh is not None:

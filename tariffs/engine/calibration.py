@@ -9,12 +9,16 @@ per site and per channel:
 
     price = predicted + w * (perKwh - predicted)
 
-``w`` is the least-squares fit, clamped to [0, 1], over the settled 5-minute intervals that ended
-within ``WINDOW`` before now, each paired with both forecasts as captured at least ``LEAD`` before
-the interval ended (``ForecastSample``). ``w = 0`` is plain ``predicted``; it is also the answer
-with fewer than ``MIN_SAMPLES`` samples or when the two forecasts hardly disagreed (nothing to
-learn from). The correction applies to forecast intervals starting within ``HORIZON`` of now;
-later ones keep plain ``predicted``, because the fit is measured at 30-60 minutes' lead only.
+``w`` is, per channel, the median of where each recent settled price fell between the two
+forecasts, ``(settled - predicted) / (perKwh - predicted)`` clipped to [0, 1] (``blend_weight``),
+over the settled 5-minute intervals that ended within ``WINDOW`` before now, each paired with both
+forecasts as captured at least ``LEAD`` before the interval ended (``ForecastSample``). A median,
+so that one spike interval cannot swing it. ``w = 0`` is plain ``predicted``; it is also the
+answer with fewer than ``MIN_SAMPLES`` samples whose forecasts disagree by ``MIN_GAP_C`` or more
+(nothing to learn from). Forecast intervals starting within ``FULL`` (1 h) of now take the whole
+correction, which then fades linearly to none at ``HORIZON`` (3 h): the fit is measured at 30-60
+minutes' lead only, and a fade lets each half-hour drift into the correction instead of jumping
+when it enters it (a jump past the sync tolerance would be a Tesla write every half-hour).
 
 Why it matters: the current half-hour's price is the mean of its settled intervals and the
 forecasts for the rest, so a forecast that is biased against what settles moves the current
@@ -24,6 +28,7 @@ write. Everything here is pure; the store keeps the captured forecasts (``pricin
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,10 +36,14 @@ from typing import NamedTuple
 
 LEAD_S = 30 * 60  # a forecast is captured for calibration while at least this far ahead
 WINDOW_S = 2 * 3600  # settled intervals that ended this recently are the samples
-HORIZON_S = 2 * 3600  # forecast intervals starting this soon are corrected
+# Forecast intervals starting within FULL_S of now take the whole correction; it then fades
+# linearly to none at HORIZON_S, so a half-hour drifts into it instead of jumping.
+FULL_S = 1 * 3600
+HORIZON_S = 3 * 3600
 MIN_SAMPLES = 6
-# Below this total squared disagreement (c/kWh^2) the two forecasts say the same thing.
-MIN_DISAGREEMENT = 1.0
+FIVE_MINUTES_S = 300
+# Forecasts closer than this (c/kWh) say the same thing: such a sample teaches nothing.
+MIN_GAP_C = 0.5
 
 GENERAL = "general"
 FEED_IN = "feedIn"
@@ -71,6 +80,15 @@ def captured_for_calibration(end_epoch_s: int, fetched_epoch_s: int) -> bool:
     return end_epoch_s - fetched_epoch_s >= LEAD_S
 
 
+def sample_window(now: datetime) -> tuple[int, int]:
+    """(after, until), epoch seconds: a calibration at ``now`` learns from the settled intervals
+    that end in (after, until]. ``until`` is the start of the current 5-minute interval, so the
+    forecast sync and the settled syncs of one interval see the same samples and the same weights
+    (a weight that moved between them would move the next hours' prices, and cost writes)."""
+    until = int(now.timestamp()) // FIVE_MINUTES_S * FIVE_MINUTES_S
+    return until - WINDOW_S, until
+
+
 def forecast_samples(
     settled: Iterable[SettledPrice], captured: Iterable[CapturedForecast]
 ) -> list[ForecastSample]:
@@ -100,18 +118,19 @@ def forecast_samples(
 
 
 def blend_weight(samples: Sequence[ForecastSample]) -> float:
-    """Least-squares ``w`` in ``settled - predicted = w * (perKwh - predicted)``, in [0, 1]."""
-    if len(samples) < MIN_SAMPLES:
-        return 0.0
-    covariance = 0.0
-    disagreement = 0.0
+    """The median, over samples whose two forecasts disagree by at least ``MIN_GAP_C``, of where
+    the settled price fell between them: ``(settled - predicted) / (perKwh - predicted)``,
+    each clipped to [0, 1]. A median, not a least-squares fit, so that one spike interval
+    (settled far beyond both forecasts) cannot swing the blend by itself."""
+    positions = []
     for sample in samples:
         gap = sample.per_kwh_c_per_kwh - sample.predicted_c_per_kwh
-        covariance += (sample.settled_c_per_kwh - sample.predicted_c_per_kwh) * gap
-        disagreement += gap * gap
-    if disagreement < MIN_DISAGREEMENT:
+        if abs(gap) >= MIN_GAP_C:
+            position = (sample.settled_c_per_kwh - sample.predicted_c_per_kwh) / gap
+            positions.append(min(1.0, max(0.0, position)))
+    if len(positions) < MIN_SAMPLES:
         return 0.0
-    return min(1.0, max(0.0, covariance / disagreement))
+    return statistics.median(positions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +139,17 @@ class ForecastCalibration:
 
     general_weight: float
     feed_in_weight: float
-    until_epoch_s: int
+    now_epoch_s: int
     samples: int
 
     def price(self, channel: str, start_epoch_s: int, predicted: float, per_kwh: float) -> float:
         """The calibrated price of one forecast interval."""
-        if start_epoch_s >= self.until_epoch_s:
+        lead_s = start_epoch_s - self.now_epoch_s
+        if lead_s >= HORIZON_S:
             return predicted
         weight = self.general_weight if channel == GENERAL else self.feed_in_weight
+        if lead_s > FULL_S:
+            weight *= (HORIZON_S - lead_s) / (HORIZON_S - FULL_S)
         return predicted + weight * (per_kwh - predicted)
 
     @property
@@ -153,7 +175,7 @@ class ForecastCalibration:
 def forecast_calibration(
     samples: Sequence[ForecastSample], *, now: datetime
 ) -> ForecastCalibration:
-    """The calibration for ``now`` from samples of the last ``WINDOW_S``."""
+    """The calibration for ``now`` from the samples of ``sample_window(now)``."""
     by_channel: dict[str, list[ForecastSample]] = {GENERAL: [], FEED_IN: []}
     for sample in samples:
         if sample.channel in by_channel:
@@ -161,6 +183,6 @@ def forecast_calibration(
     return ForecastCalibration(
         general_weight=blend_weight(by_channel[GENERAL]),
         feed_in_weight=blend_weight(by_channel[FEED_IN]),
-        until_epoch_s=int(now.timestamp()) + HORIZON_S,
+        now_epoch_s=int(now.timestamp()),
         samples=len(by_channel[GENERAL]) + len(by_channel[FEED_IN]),
     )

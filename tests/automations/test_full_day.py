@@ -14,7 +14,7 @@ tariff writes the simulated Powerwall received are exactly the confirmed TariffP
 the write budget held; the Powerwall ends the day holding the newest confirmed tariff, which a sync
 built from that moment's prices would leave alone; the day's settled prices were stored. It runs
 once per forecast type: with ``calibrated`` the day also meets issue 6's target of at most 60 writes
-(57 at the time of writing; ``predicted`` made 179).
+(45 at the time of writing; ``predicted`` made 179).
 
 One site (the linked household: NSW, 30-minute billing) keeps the day near 20 s of wall time on
 two cores; a second household adds about half as much again.

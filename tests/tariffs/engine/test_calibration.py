@@ -4,12 +4,13 @@ to the tariff (real fixture day, 16:25 AEST)."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from tariffs.engine.amber import build_amber_rates, parse_amber_intervals
 from tariffs.engine.calibration import (
+    FULL_S,
     HORIZON_S,
     LEAD_S,
     MIN_SAMPLES,
@@ -50,6 +51,12 @@ def test_the_weight_stays_between_the_two_forecasts() -> None:
     assert blend_weight(world(-0.5)) == 0.0  # settled beyond predicted: predicted
 
 
+def test_one_spike_interval_does_not_swing_the_weight() -> None:
+    calm = world(0.0, count=23)
+    spike = ForecastSample("general", 1500.0, 100.0, 60.0)  # settled far beyond both
+    assert blend_weight([*calm, spike]) == pytest.approx(0.0, abs=0.08)
+
+
 def test_no_evidence_means_plain_predicted() -> None:
     assert blend_weight(world(1.0, count=MIN_SAMPLES - 1)) == 0.0
     agreeing = [ForecastSample("general", 30.0, 30.1, 30.0) for _ in range(24)]
@@ -64,9 +71,13 @@ def test_weights_are_per_channel_and_stop_at_the_horizon() -> None:
     assert calibration.general_weight == pytest.approx(1.0, abs=0.08)
     assert calibration.feed_in_weight == 0.0
     assert calibration.samples == 48
-    soon = int(now.timestamp()) + 600
-    assert calibration.price("general", soon, 50.0, 60.0) == pytest.approx(50 + 10 * 0.99, abs=1)
+    soon = int(now.timestamp()) + FULL_S
+    assert calibration.price("general", soon, 50.0, 60.0) == pytest.approx(60.0, abs=1)
     assert calibration.price("feedIn", soon, -20.0, -27.0) == -20.0
+    halfway = int(now.timestamp()) + (FULL_S + HORIZON_S) // 2
+    assert calibration.price("general", halfway, 50.0, 60.0) == pytest.approx(
+        50 + 5 * calibration.general_weight
+    )
     later = int(now.timestamp()) + HORIZON_S
     assert calibration.price("general", later, 50.0, 60.0) == 50.0
 
@@ -111,20 +122,27 @@ def build(forecast_type: ForecastType, calibration: ForecastCalibration | None) 
     return result
 
 
-def calibration(weight: float, horizon: timedelta = timedelta(hours=2)) -> ForecastCalibration:
-    return ForecastCalibration(weight, weight, int((at(16, 25) + horizon).timestamp()), 48)
+def calibration(weight: float) -> ForecastCalibration:
+    return ForecastCalibration(weight, weight, int(at(16, 25).timestamp()), 48)
 
 
-def test_calibrated_with_full_weight_is_per_kwh_inside_the_horizon_and_predicted_after() -> None:
+def test_full_weight_is_per_kwh_for_the_next_hour_fading_to_predicted_by_three() -> None:
     calibrated = build(ForecastType.CALIBRATED, calibration(1.0)).rates
     per_kwh = build(ForecastType.PER_KWH, None).rates
     predicted = build(ForecastType.PREDICTED, None).rates
-    for name in ("PERIOD_16_30", "PERIOD_17_00", "PERIOD_18_00"):  # start before 18:25
+    for name in ("PERIOD_16_30", "PERIOD_17_00"):  # every interval starts before 17:25
         k = index_of(name)
         assert calibrated.buy_dollars_per_kwh[k] == per_kwh.buy_dollars_per_kwh[k]
         assert calibrated.sell_dollars_per_kwh[k] == per_kwh.sell_dollars_per_kwh[k]
         assert calibrated.buy_dollars_per_kwh[k] != predicted.buy_dollars_per_kwh[k]
-    for name in ("PERIOD_18_30", "PERIOD_20_00"):
+    fading = [index_of(name) for name in ("PERIOD_18_00", "PERIOD_18_30", "PERIOD_19_00")]
+    shares = []
+    for k in fading:  # part of the way, less the later the half-hour starts
+        low, high = predicted.buy_dollars_per_kwh[k], per_kwh.buy_dollars_per_kwh[k]
+        assert low < calibrated.buy_dollars_per_kwh[k] < high
+        shares.append((calibrated.buy_dollars_per_kwh[k] - low) / (high - low))
+    assert shares == sorted(shares, reverse=True)
+    for name in ("PERIOD_19_30", "PERIOD_20_00"):  # start 3 h or more ahead
         k = index_of(name)
         assert calibrated.buy_dollars_per_kwh[k] == predicted.buy_dollars_per_kwh[k]
     built = build(ForecastType.CALIBRATED, calibration(1.0))
