@@ -201,6 +201,14 @@ class AutomationState(models.Model):
     force_toggle_restore_due = models.DateTimeField(
         null=True, blank=True, help_text="Set while the battery waits to go back to autonomous."
     )
+    # Calibrated forecast (tariffs.engine.calibration): the weights learned for one 5-minute
+    # interval, reused by that interval's settled syncs (they would learn the same).
+    calibration_until = models.DateTimeField(
+        null=True, blank=True, help_text="End of the sample window the weights below are for."
+    )
+    calibration_general_weight = models.FloatField(null=True, blank=True)
+    calibration_feed_in_weight = models.FloatField(null=True, blank=True)
+    calibration_samples = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

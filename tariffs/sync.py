@@ -33,6 +33,7 @@ from pricing.clients import aemo_client, amber_client
 from pricing.providers.amber.models import PriceInterval
 from pricing.selectors import aemo_prices_for_engine, forecast_calibration_for
 from pricing.services import aemo_series_store, amber_intervals_store
+from tariffs.engine.calibration import ForecastCalibration, sample_window
 from tariffs.engine.custom_tou import half_hour_rates_for
 from tariffs.engine.fingerprint import change_matters, tariff_fingerprint
 from tariffs.engine.freshness import Refused
@@ -280,8 +281,40 @@ def _amber_tariff(site: Site, token: str, *, reason: str, now: dt.datetime) -> S
     )
     calibration = None
     if site.forecast_type == Site.ForecastType.CALIBRATED:
-        calibration = forecast_calibration_for(amber_site_id=site.amber_site_id, now=now)
+        calibration = _site_calibration(site, now=now)
     return amber_site_tariff(site, intervals, now=now, calibration=calibration)
+
+
+def _site_calibration(site: Site, *, now: dt.datetime) -> ForecastCalibration:
+    """The calibrated forecast's weights. Learned once per 5-minute interval (the first sync in
+    it) and kept on the automation state: the interval's later syncs have the same sample window
+    (``sample_window``), so they reuse them instead of reading the price history again."""
+    until = dt.datetime.fromtimestamp(sample_window(now)[1], tz=dt.UTC)
+    state = getattr(site, "automation_state", None)
+    if (
+        state is not None
+        and state.calibration_until == until
+        and state.calibration_general_weight is not None
+        and state.calibration_feed_in_weight is not None
+    ):
+        return ForecastCalibration(
+            general_weight=state.calibration_general_weight,
+            feed_in_weight=state.calibration_feed_in_weight,
+            now_epoch_s=int(now.timestamp()),
+            samples=state.calibration_samples,
+        )
+    calibration = forecast_calibration_for(amber_site_id=site.amber_site_id, now=now)
+    if state is not None:
+        learned = {
+            "calibration_until": until,
+            "calibration_general_weight": calibration.general_weight,
+            "calibration_feed_in_weight": calibration.feed_in_weight,
+            "calibration_samples": calibration.samples,
+        }
+        AutomationState.objects.filter(pk=state.pk).update(**learned)
+        for field, value in learned.items():
+            setattr(state, field, value)
+    return calibration
 
 
 def _refuse(site: Site, why: str, *, reason: str, now: dt.datetime) -> SyncOutcome:

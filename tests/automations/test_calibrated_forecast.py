@@ -87,3 +87,34 @@ def test_a_calibrated_site_learns_that_the_simulator_settles_near_per_kwh(upstre
     assert seen[0] is not None
     assert seen[0].general_weight > 0.8
     assert seen[1] is None  # other forecast types never read the history
+
+
+def test_the_weights_are_learned_once_per_interval_and_reused_exactly(upstream, linked_site):
+    Site.objects.filter(pk=linked_site.pk).update(forecast_type=Site.ForecastType.CALIBRATED)
+    start = START + dt.timedelta(hours=2, minutes=5)
+    run_syncs(upstream, linked_site, until=start)
+    seen = []
+    real = sync.amber_site_tariff
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["calibration"])
+        return real(*args, **kwargs)
+
+    learn = mock.patch.object(sync, "forecast_calibration_for", wraps=forecast_calibration_for)
+    with mock.patch.object(sync, "amber_site_tariff", spy), learn as learned:
+        for reason, delay in (("forecast", 0), ("settled", 35), ("settled", 60)):
+            at = start + dt.timedelta(seconds=delay)
+            control(upstream, "/clock", {"now": at.isoformat(), "speed": 0})
+            site_sync(site_id=linked_site.pk, reason=reason, now=at)
+    assert learned.call_count == 1  # the interval's settled syncs reused the forecast sync's
+    assert len({(c.general_weight, c.feed_in_weight, c.samples) for c in seen}) == 1
+    assert seen[0].general_weight > 0.8
+    # Reuse is exact: learning again at the last sync gives the same weights.
+    fresh = forecast_calibration_for(
+        amber_site_id=linked_site.amber_site_id, now=start + dt.timedelta(seconds=60)
+    )
+    assert (fresh.general_weight, fresh.feed_in_weight, fresh.samples) == (
+        seen[-1].general_weight,
+        seen[-1].feed_in_weight,
+        seen[-1].samples,
+    )
