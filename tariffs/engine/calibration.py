@@ -84,7 +84,7 @@ def sample_window(now: datetime) -> tuple[int, int]:
     """(after, until), epoch seconds: a calibration at ``now`` learns from the settled intervals
     that end in (after, until]. ``until`` is the start of the current 5-minute interval, so the
     forecast sync and the settled syncs of one interval see the same samples and the same weights
-    (a weight that moved between them would move the next hours' prices, and cost writes)."""
+    (which lets a sync reuse the weights its interval already learned)."""
     until = int(now.timestamp()) // FIVE_MINUTES_S * FIVE_MINUTES_S
     return until - WINDOW_S, until
 

@@ -17,19 +17,20 @@ from web.forms.tou import STARTER_DEFINITION
 pytestmark = pytest.mark.django_db
 
 
-def _interval(site, channel, end, price, kind="actual", spike="none"):
+def _interval(site, channel, end, price, kind="actual", spike="none", minutes=30, **fields):
     return AmberPriceInterval.objects.create(
         amber_site_id=site.amber_site_id,
         channel=channel,
-        start_at=end - dt.timedelta(minutes=30),
+        start_at=end - dt.timedelta(minutes=minutes),
         end_at=end,
-        duration_minutes=30,
+        duration_minutes=minutes,
         interval_type=kind,
         price_c_per_kwh=Decimal(price),
         spot_c_per_kwh=Decimal("10"),
         spike_status=spike,
         descriptor="neutral",
         fetched_at=end,
+        **fields,
     )
 
 
@@ -115,16 +116,12 @@ def test_a_calibrated_site_shows_what_its_forecast_learned(mine):
     for k in range(1, 13):  # the last hour: settled exactly at the per-kWh forecast
         end = now - dt.timedelta(minutes=5 * k)
         for channel, per_kwh, predicted in (("general", 40, 30), ("feedIn", -20, -14)):
-            AmberPriceInterval.objects.create(
-                amber_site_id=site.amber_site_id,
-                channel=channel,
-                start_at=end - dt.timedelta(minutes=5),
-                end_at=end,
-                duration_minutes=5,
-                interval_type="actual",
-                price_c_per_kwh=Decimal(per_kwh),
-                spot_c_per_kwh=Decimal("10"),
-                fetched_at=end,
+            _interval(
+                site,
+                channel,
+                end,
+                per_kwh,
+                minutes=5,
                 captured_per_kwh_c_per_kwh=Decimal(per_kwh),
                 captured_predicted_c_per_kwh=Decimal(predicted),
             )
