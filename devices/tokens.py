@@ -2,7 +2,10 @@
 
 Tesla refresh tokens are single-use: the refresh that succeeds returns a new pair, and the old
 refresh token is dead. So, per site:
-1. only one refresh runs at a time (Redis lock; a second caller waits for the first),
+1. only one refresh runs at a time (Redis lock). A second caller does not wait for the first:
+   it returns BUSY at once and frees its worker thread. Its only caller is the Beat fan-out,
+   which runs again long before the REFRESH_AHEAD margin is spent, and the holder's task
+   retries its own transient failures,
 2. after taking the lock we re-read the tokens: if someone else just refreshed, we are done,
 3. the new access + refresh tokens + expiry are written in ONE update statement,
 4. a refusal (invalid_grant…) marks the site "needs re-authorisation", which pauses its automations
@@ -29,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 REFRESH_AHEAD = dt.timedelta(minutes=15)
 LOCK_TTL_SECONDS = 60  # > the token call's connect + read timeout
-LOCK_WAIT_SECONDS = 45
 
 
 class RefreshOutcome(enum.StrEnum):
@@ -66,9 +68,7 @@ def tesla_tokens_refresh(
     Raises the client's transient errors (Unavailable, RateLimited) for the caller to retry: the
     stored refresh token is untouched in that case.
     """
-    with site_lock(
-        "tesla-token", site_id, ttl_seconds=LOCK_TTL_SECONDS, wait_seconds=LOCK_WAIT_SECONDS
-    ) as held:
+    with site_lock("tesla-token", site_id, ttl_seconds=LOCK_TTL_SECONDS) as held:
         if not held:
             return RefreshOutcome.BUSY
         moment = now or timezone.now()

@@ -66,7 +66,7 @@ class Slot:
     adv_feed: tuple[float, float, float]
 
 
-def _slot_of_end(end_ts: float) -> int:
+def slot_of_end(end_ts: float) -> int:
     """0-based 5-minute slot of the NEM day for an interval ending at ``end_ts`` (00:05 -> 0)."""
     seconds = int(end_ts + NEM_OFFSET_S) % 86_400
     return (seconds // FIVE_MIN - 1) % SLOTS_PER_DAY
@@ -90,7 +90,7 @@ def load_profile(path: Path = DATA_FILE) -> list[Slot]:
         end_ts = end.timestamp()
         if "advancedPrice" in g and "advancedPrice" in f:
             a, b = g["advancedPrice"], f["advancedPrice"]
-            half = _slot_of_end(end_ts) // 6
+            half = slot_of_end(end_ts) // 6
             adv.setdefault(
                 half,
                 (
@@ -100,7 +100,7 @@ def load_profile(path: Path = DATA_FILE) -> list[Slot]:
             )
         if g["date"] != day:
             continue
-        last = _slot_of_end(end_ts)
+        last = slot_of_end(end_ts)
         spot = g["spotPerKwh"]
         values = {
             "spot": spot,
@@ -226,7 +226,7 @@ class PriceModel:
         for spike in world.spikes:
             if spike.region == region and spike.start_ts < end_ts <= spike.end_ts:
                 return spike.rrp_dollars_per_mwh * 1.1 / 10
-        slot = _slot_of_end(end_ts)
+        slot = slot_of_end(end_ts)
         day = nem_day(end_ts)
         rn = _REGION_NUMBER[region]
         nf = world.negative_feed_in
@@ -245,7 +245,7 @@ class PriceModel:
         return self.spot(region, end_ts, forecast=forecast) * 10 / 1.1
 
     def renewables(self, region: str, end_ts: int) -> float:
-        slot = _slot_of_end(end_ts)
+        slot = slot_of_end(end_ts)
         base = self.profile[slot].renewables
         return max(0.0, base * (1 + 0.15 * noise(self.seed, _REGION_NUMBER[region] + 61, slot)))
 
@@ -273,7 +273,7 @@ class PriceModel:
             else:
                 forecast = True
             spots.append(self.spot(region, slot_end, forecast=forecast))
-            prof = self.profile[_slot_of_end(slot_end)]
+            prof = self.profile[slot_of_end(slot_end)]
             nets.append(prof.general_net)
             ratios.append(prof.feed_ratio)
         count = len(spots)
@@ -285,7 +285,7 @@ class PriceModel:
             spike_status = "potential" if kind == "ForecastInterval" else "spike"
         else:
             spike_status = "none"
-        prof = self.profile[_slot_of_end(end_ts)]
+        prof = self.profile[slot_of_end(end_ts)]
         common = {
             "type": kind,
             "date": _nem_date(end_ts),

@@ -28,19 +28,11 @@ def redis_key(*parts: object) -> str:
 
 
 @contextmanager
-def site_lock(
-    kind: str, site_id: int, *, ttl_seconds: float, wait_seconds: float = 0
-) -> Iterator[bool]:
-    """Yield True if this caller holds the ``kind`` lock of the site, False if someone else does.
-
-    ``wait_seconds`` > 0 waits that long for the holder to finish (token refresh uses it so a
-    second caller sees the first one's result instead of failing).
-    """
+def site_lock(kind: str, site_id: int, *, ttl_seconds: float) -> Iterator[bool]:
+    """Yield True if this caller holds the ``kind`` lock of the site, False (at once, without
+    waiting) if someone else does."""
     lock = redis_client().lock(
-        redis_key("lock", kind, site_id),
-        timeout=ttl_seconds,
-        blocking=wait_seconds > 0,
-        blocking_timeout=wait_seconds or None,
+        redis_key("lock", kind, site_id), timeout=ttl_seconds, blocking=False
     )
     acquired = bool(lock.acquire())
     try:
