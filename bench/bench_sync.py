@@ -277,10 +277,13 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
         recreate_database(env)
         purge(env)
         site_ids = seed_sites(base, households)
+        if args.forecast == "calibrated":
+            seed_calibration_history()
         from tariffs.models import TariffPush
         from tasks.sync import SETTLED_DELAYS_SECONDS, sync_all
 
         with workers(env, count=args.workers, concurrency=args.concurrency, queues="sync") as procs:
+            wait_for_interval_start()
             simulator_process = psutil.Process(SIMULATOR_PIDS[0])
             sim_cpu_before = cpu_seconds([simulator_process])
             cpu_before = cpu_seconds(procs)
@@ -331,6 +334,7 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
         }
         result = {
             "households": households,
+            "forecast": args.forecast,
             "workers": args.workers,
             "threads_per_worker": args.concurrency,
             "confirmed": len(latencies),
@@ -355,6 +359,48 @@ def run_sync_cycle(households: int, args: argparse.Namespace) -> dict[str, Any]:
         }
         connection.close()
         return result
+
+
+def seed_calibration_history() -> None:
+    """Switch every site to the calibrated forecast and give it the price history a site has in
+    steady state: two hours (and an interval either side) of settled 5-minute prices on both
+    channels, each with the forecasts captured for it, settling 70 % of the way from
+    ``predicted`` to ``perKwh``. Each site's first sync in the cycle then learns its weights from
+    ~48 samples, as in production."""
+    from devices.models import Site
+    from pricing.models import AmberPriceInterval
+
+    Site.objects.update(forecast_type="calibrated")
+    boundary = dt.datetime.fromtimestamp(time.time() // 300 * 300, tz=dt.UTC)
+    ends = [boundary + dt.timedelta(minutes=5 * k) for k in range(-25, 3)]
+    fetched = dt.datetime.now(dt.UTC)
+    channels = {"general": (Decimal("30"), Decimal("24")), "feedIn": (Decimal("-8"), Decimal("-5"))}
+    rows = [
+        AmberPriceInterval(
+            amber_site_id=amber_site_id,
+            channel=channel,
+            start_at=end - dt.timedelta(minutes=5),
+            end_at=end,
+            duration_minutes=5,
+            interval_type=AmberPriceInterval.IntervalType.ACTUAL,
+            price_c_per_kwh=predicted + (per_kwh - predicted) * Decimal("0.7"),
+            spot_c_per_kwh=Decimal("10"),
+            fetched_at=fetched,
+            captured_per_kwh_c_per_kwh=per_kwh,
+            captured_predicted_c_per_kwh=predicted,
+        )
+        for amber_site_id in Site.objects.values_list("amber_site_id", flat=True)
+        for end in ends
+        for channel, (predicted, per_kwh) in channels.items()
+    ]
+    AmberPriceInterval.objects.bulk_create(rows, batch_size=5000)
+
+
+def wait_for_interval_start() -> None:
+    """Sleep until the next 5-minute interval starts, when Beat runs the fan-out. A cycle
+    started mid-interval would cross into the next one, whose new prices push again: that is
+    the next cycle's work, not this one's."""
+    time.sleep(300 - time.time() % 300 + 0.5)
 
 
 def queue_empty() -> bool:
@@ -384,6 +430,7 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
         from tariffs.models import TariffPush
         from tasks.spike import check_regions
 
+        synced = sync_each_once(env, site_ids, args)
         with workers(
             env, count=args.workers, concurrency=args.spike_concurrency, queues="spike"
         ) as procs:
@@ -421,6 +468,7 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
         return {
             "sites": len(site_ids),
             "region": region,
+            "sites_holding_a_synced_tariff": synced,
             "confirmed": len(latencies),
             "latency_s": {
                 "p50": round(percentile(latencies, 0.5), 2),
@@ -435,6 +483,26 @@ def run_spike_fanout(sites: int, args: argparse.Namespace) -> dict[str, Any]:
             "threads_per_worker": args.spike_concurrency,
             "database_pool_per_worker": pool_size(args.spike_concurrency),
         }
+
+
+def sync_each_once(env: dict[str, str], site_ids: list[int], args: argparse.Namespace) -> int:
+    """One forecast sync per site before the spike, as Beat would have run minutes earlier:
+    each site then holds a tariff PowerSync pushed, and the spike builds on its stored
+    half-hours, the path a syncing site takes. Returns how many sites hold one."""
+    from tariffs.models import TariffPush
+    from tasks.sync import sync_site
+
+    def holding() -> int:
+        confirmed = TariffPush.objects.filter(status=TariffPush.Status.CONFIRMED)
+        return confirmed.values("site_id").distinct().count()
+
+    with workers(env, count=args.workers, concurrency=args.concurrency, queues="sync"):
+        for site_id in site_ids:
+            sync_site.apply_async((site_id, TariffPush.Reason.FORECAST.value), queue="sync")
+        deadline = time.monotonic() + args.timeout
+        while holding() < len(site_ids) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    return holding()
 
 
 def run_write_budget() -> dict[str, Any]:
@@ -480,6 +548,16 @@ def run_write_budget() -> dict[str, Any]:
     for forecast_type in forecast_types:
         replay = _replay_decisions(fetched, zone, TariffSettings(forecast_type=forecast_type))
         result[f"forecast_{forecast_type.value}"] = replay
+    # What a wider tolerance would buy with the default forecast, instead of another forecast.
+    from django.test import override_settings
+
+    wider: dict[str, Any] = {}
+    for tolerance in ("1.5", "2", "3"):
+        with override_settings(SYNC_TOLERANCE_C_PER_KWH=tolerance):
+            wider[f"{tolerance}_c_per_kwh"] = _replay_decisions(
+                fetched, zone, TariffSettings(forecast_type=ForecastType.PREDICTED)
+            )
+    result["forecast_predicted_with_a_wider_tolerance"] = wider
     # The same day in a mirror world where prices settle near ``predicted`` instead: the
     # calibrated forecast must not be tuned to the simulator's choice.
     mirrored = _settled_near_predicted(fetched)
@@ -497,7 +575,7 @@ def _settled_near_predicted(
 ) -> list[tuple[dt.datetime, list[Any]]]:
     """Each settled price scaled by the simulator's predicted/perKwh ratio for its slot, so
     that ``predicted`` becomes the unbiased forecast and ``perKwh`` the biased one."""
-    from simulator.prices import _slot_of_end, load_profile
+    from simulator.prices import load_profile, slot_of_end
     from tariffs.engine.amber import ACTUAL, GENERAL
 
     profile = load_profile()
@@ -505,7 +583,7 @@ def _settled_near_predicted(
     def settled(iv: Any) -> Any:
         if iv.kind != ACTUAL and iv.advanced_c_per_kwh is not None:
             return iv  # a forecast, or a current interval not yet settled
-        slot = profile[_slot_of_end(iv.end_epoch_s)]
+        slot = profile[slot_of_end(iv.end_epoch_s)]
         ratio = (slot.adv_general if iv.channel == GENERAL else slot.adv_feed)[1]
         return iv._replace(per_kwh_c_per_kwh=iv.per_kwh_c_per_kwh * ratio)
 
@@ -526,6 +604,7 @@ def _replay_decisions(
     refused = 0
     worst_gap_c = Decimal(0)
     held: HalfHourRates | None = None
+    near: list[tuple[int, HalfHourRates]] = []
     history = _CalibrationHistory()
     calibration = None
     for now, intervals in fetched:
@@ -539,6 +618,7 @@ def _replay_decisions(
             refused += 1
             continue
         index = current_half_hour_index(now.astimezone(zone))
+        near.append((index, built.rates))
         matters, _why = push_needed(held, built.rates, index)
         if matters:
             writes += 1
@@ -555,6 +635,7 @@ def _replay_decisions(
         "tesla_writes_per_household_per_day": writes,
         "tesla_tou_calls_per_household_per_day": writes * 2,  # push + read-back
         "largest_gap_current_and_next_c_per_kwh": float(worst_gap_c),
+        "fewest_writes_any_rule": _fewest_writes_any_rule(near),
     }
     if calibration is not None:
         outcome["weights_at_day_end"] = {
@@ -562,6 +643,41 @@ def _replay_decisions(
             "feed_in": round(calibration.feed_in_weight, 3),
         }
     return outcome
+
+
+def _fewest_writes_any_rule(near: list[tuple[int, Any]]) -> int:
+    """A lower bound on writes for these fresh tariffs: the fewest any change rule could make,
+    even one that knew the whole day ahead and wrote whatever rates suited it, while keeping the
+    current and next half-hour within the sync tolerance at every sync.
+
+    Tesla holds one value per half-hour and channel between writes. Keeping it within the
+    tolerance of every fresh value it is compared with (at syncs where that half-hour is current
+    or next) is possible exactly when those fresh values span at most twice the tolerance. A
+    stretch that is possible stays possible when shortened, so extending each stretch as far as
+    it goes and writing only where it must break gives the fewest writes.
+    """
+    from django.conf import settings
+
+    from tariffs.engine.model import PERIODS_PER_DAY
+
+    widest = Decimal(str(settings.SYNC_TOLERANCE_C_PER_KWH)) * 2 / 100  # $/kWh
+    writes = 0
+    spans: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}
+    for index, rates in near:
+        seen = {}
+        for k in (index, (index + 1) % PERIODS_PER_DAY):
+            seen[(0, k)] = rates.buy_dollars_per_kwh[k]
+            seen[(1, k)] = rates.sell_dollars_per_kwh[k]
+        widened = {}
+        for key, value in seen.items():
+            low, high = spans.get(key, (value, value))
+            widened[key] = (min(low, value), max(high, value))
+        if not spans or any(high - low > widest for low, high in widened.values()):
+            writes += 1  # a new stretch starts here
+            spans = {key: (value, value) for key, value in seen.items()}
+        else:
+            spans.update(widened)
+    return writes
 
 
 class _CalibrationHistory:
@@ -626,6 +742,12 @@ def main() -> None:
     parser.add_argument("--spike-concurrency", type=int, default=100)
     parser.add_argument("--spike-runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--forecast",
+        choices=("predicted", "calibrated"),
+        default="predicted",
+        help="the sync cycle's sites' forecast type (calibrated: with two hours of history)",
+    )
     parser.add_argument("--skip-replay", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -647,10 +769,12 @@ def main() -> None:
     if not args.skip_replay:
         results["write_budget"] = run_write_budget()
         print(json.dumps(results["write_budget"]), flush=True)
-    results["sync_cycle"] = []
+    cycle_key = "sync_cycle" if args.forecast == "predicted" else f"sync_cycle_{args.forecast}"
+    if args.households:
+        results[cycle_key] = []
     for households in args.households:
         outcome = run_sync_cycle(households, args)
-        results["sync_cycle"].append(outcome)
+        results[cycle_key].append(outcome)
         print(json.dumps(outcome), flush=True)
     if args.spike_sites:
         # Repeated: one run's p99 moves by seconds on a 2-core machine; the median is reported.
@@ -664,8 +788,14 @@ def main() -> None:
             "p99_s_per_run": p99s,
             "p99_s_median": statistics.median(p99s) if p99s else None,
         }
+    # A partial run (say --households 10000 --spike-sites 0) replaces only what it measured.
+    earlier = json.loads(args.output.read_text()) if args.output.exists() else {}
+    if cycle_key in results:
+        cycles = {run["households"]: run for run in earlier.get(cycle_key, [])}
+        cycles.update((run["households"], run) for run in results[cycle_key])
+        results[cycle_key] = [cycles[n] for n in sorted(cycles)]
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    args.output.write_text(json.dumps({**earlier, **results}, indent=2) + "\n")
     print(f"wrote {args.output}")
 
 
