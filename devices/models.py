@@ -11,11 +11,18 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from devices.validators import validate_time_zone
+
+
+def default_forecast_type() -> str:
+    """The forecast a new site starts with: settings.DEFAULT_FORECAST_TYPE."""
+    forecast_type: str = settings.DEFAULT_FORECAST_TYPE
+    return forecast_type
 
 
 class NemRegion(models.TextChoices):
@@ -89,7 +96,7 @@ class Site(models.Model):
     # Automation settings (defaults from SPEC §4-5: only TOU sync is on by default).
     tou_sync_enabled = models.BooleanField(default=True)
     forecast_type = models.CharField(
-        max_length=16, choices=ForecastType.choices, default=ForecastType.PREDICTED
+        max_length=16, choices=ForecastType.choices, default=default_forecast_type
     )
     spike_detection_enabled = models.BooleanField(default=False)
     spike_threshold_dollars_per_mwh = models.DecimalField(

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from powersync_site.env import env_bool, env_int, env_list, env_str
+from powersync_site.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DJANGO_ENV = env_str("DJANGO_ENV", "development")
@@ -198,6 +198,13 @@ AMBER_LIVE_SILENCE_SECONDS = env_int("AMBER_LIVE_SILENCE_SECONDS", 360)
 # 5-minute forecasts run to the next half-hour boundary, 30-minute ones after: 64 covers 24 h.
 AMBER_PREVIOUS_INTERVALS = env_int("AMBER_PREVIOUS_INTERVALS", 6)
 AMBER_NEXT_INTERVALS = env_int("AMBER_NEXT_INTERVALS", 64)
+# The forecast new sites start with (each household may change its own). SPEC §4.4's default
+# is Amber's predicted price; "calibrated" meets the write budget where predicted cannot (README).
+DEFAULT_FORECAST_TYPE = env_choice(
+    "DEFAULT_FORECAST_TYPE",
+    "predicted",
+    ("predicted", "low", "high", "per_kwh", "calibrated"),
+)
 # Push when the current/next half-hour moves more than this (c/kWh)…
 SYNC_TOLERANCE_C_PER_KWH = env_str("SYNC_TOLERANCE_C_PER_KWH", "1")
 # …or any half-hour of the day moves more than this (c/kWh).

@@ -104,13 +104,19 @@ def test_typed_helpers(monkeypatch):
     monkeypatch.setenv("PS_NUM", "4x")
     with pytest.raises(ImproperlyConfigured, match="PS_NUM must be an integer"):
         env.env_int("PS_NUM", 1)
+    assert env.env_choice("PS_MISSING", "b", ("a", "b")) == "b"
+    monkeypatch.setenv("PS_PICK", " a ")
+    assert env.env_choice("PS_PICK", "b", ("a", "b")) == "a"
+    monkeypatch.setenv("PS_PICK", "c")
+    with pytest.raises(ImproperlyConfigured, match="PS_PICK must be one of a, b, got 'c'"):
+        env.env_choice("PS_PICK", "b", ("a", "b"))
 
 
 def test_env_example_lists_every_variable_settings_read():
     settings_source = (ROOT / "powersync_site" / "settings.py").read_text()
     import re
 
-    read = set(re.findall(r'env_(?:str|bool|int|list)\(\s*"([A-Z_]+)"', settings_source))
+    read = set(re.findall(r'env_(?:str|bool|int|list|choice)\(\s*"([A-Z_]+)"', settings_source))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read, "no variables found in settings.py"
     assert read - listed == set()
