@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -49,12 +50,22 @@ def tesla_command_run(
     return command, result
 
 
-def write_budget_left(site_id: int, *, now: dt.datetime | None = None) -> bool:
-    """Routine writes stay inside TESLA_WRITES_PER_HOUR / TESLA_WRITES_PER_DAY per site.
+@dataclass(frozen=True)
+class WriteBudgetUse:
+    """Commands sent to one Tesla site in the last hour and day, and what the budget allows."""
 
-    Spike, curtailment and force-discharge commands are not held back by it (they are the reason
-    the budget keeps headroom), but they count towards it.
-    """
+    last_hour: int
+    last_day: int
+    per_hour: int
+    per_day: int
+
+    @property
+    def left(self) -> bool:
+        return self.last_day < self.per_day and self.last_hour < self.per_hour
+
+
+def write_budget_use(site_id: int, *, now: dt.datetime | None = None) -> WriteBudgetUse:
+    """How much of TESLA_WRITES_PER_HOUR / TESLA_WRITES_PER_DAY the site has used (one query)."""
     moment = now or timezone.now()
     counts = DeviceCommand.objects.filter(
         site_id=site_id, created_at__gte=moment - dt.timedelta(days=1)
@@ -62,7 +73,18 @@ def write_budget_left(site_id: int, *, now: dt.datetime | None = None) -> bool:
         day=Count("pk"),
         hour=Count("pk", filter=Q(created_at__gte=moment - dt.timedelta(hours=1))),
     )
-    return bool(
-        counts["day"] < settings.TESLA_WRITES_PER_DAY
-        and counts["hour"] < settings.TESLA_WRITES_PER_HOUR
+    return WriteBudgetUse(
+        last_hour=counts["hour"],
+        last_day=counts["day"],
+        per_hour=settings.TESLA_WRITES_PER_HOUR,
+        per_day=settings.TESLA_WRITES_PER_DAY,
     )
+
+
+def write_budget_left(site_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Routine writes stay inside TESLA_WRITES_PER_HOUR / TESLA_WRITES_PER_DAY per site.
+
+    Spike, curtailment and force-discharge commands are not held back by it (they are the reason
+    the budget keeps headroom), but they count towards it.
+    """
+    return write_budget_use(site_id, now=now).left

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from devices.models import AutomationState, DemandPeak, EnergySample, Site
+from devices.models import AutomationState, DemandPeak, DeviceCommand, EnergySample, Site
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
 from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
 from tariffs.models import TariffPush
@@ -132,6 +132,25 @@ def test_a_calibrated_site_shows_what_its_forecast_learned(mine):
 
     Site.objects.filter(pk=site.pk).update(forecast_type=Site.ForecastType.PREDICTED)
     assert "Calibrated forecast" not in mine.client.get(url).content.decode()
+
+
+def test_dashboard_shows_how_much_of_the_tesla_write_budget_is_used(mine, settings):
+    settings.TESLA_WRITES_PER_HOUR = 20
+    settings.TESLA_WRITES_PER_DAY = 200
+    url = reverse("web:dashboard", args=[mine.site.pk])
+    assert "<strong>0</strong> of the 200 allowed (0 of 20" in mine.client.get(url).content.decode()
+
+    now = timezone.now()
+    for minutes_ago in (10, 50, 5 * 60, 6 * 60, 23 * 60, 25 * 60):
+        command = DeviceCommand.objects.create(
+            site=mine.site, kind=DeviceCommand.Kind.TARIFF, reason="sync"
+        )
+        DeviceCommand.objects.filter(pk=command.pk).update(
+            created_at=now - dt.timedelta(minutes=minutes_ago)
+        )
+    body = mine.client.get(url).content.decode()
+    # The one sent 25 hours ago has left the day's count.
+    assert "<strong>5</strong> of the 200 allowed (2 of 20 in the last hour)" in body
 
 
 def test_dashboard_without_data_still_renders(mine):

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from devices.commands import write_budget_use
 from devices.energy import site_watch_mark
 from devices.force_discharge import DURATIONS_MINUTES
 from devices.models import EnergySample, Site
@@ -197,6 +198,7 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
         ),
         "state": site_automation_state(site=site),
         "force_discharge_minutes": DURATIONS_MINUTES,
+        "write_budget": write_budget_use(site.pk, now=now),
         "calibration": (
             forecast_calibration_for(amber_site_id=site.amber_site_id, now=now)
             if site.forecast_type == Site.ForecastType.CALIBRATED and site.amber_site_id
