@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from powersync_site.env import env_bool, env_choice, env_int, env_list, env_str
+from tariffs.engine.settings import ForecastType  # a pure module: no app is loaded by it
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DJANGO_ENV = env_str("DJANGO_ENV", "development")
@@ -201,9 +202,7 @@ AMBER_NEXT_INTERVALS = env_int("AMBER_NEXT_INTERVALS", 64)
 # The forecast new sites start with (each household may change its own). SPEC §4.4's default
 # is Amber's predicted price; "calibrated" meets the write budget where predicted cannot (README).
 DEFAULT_FORECAST_TYPE = env_choice(
-    "DEFAULT_FORECAST_TYPE",
-    "predicted",
-    ("predicted", "low", "high", "per_kwh", "calibrated"),
+    "DEFAULT_FORECAST_TYPE", ForecastType.PREDICTED.value, tuple(ForecastType)
 )
 # Push when the current/next half-hour moves more than this (c/kWh)…
 SYNC_TOLERANCE_C_PER_KWH = env_str("SYNC_TOLERANCE_C_PER_KWH", "1")
