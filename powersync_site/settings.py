@@ -218,6 +218,12 @@ ENERGY_RAW_RETENTION_DAYS = env_int("ENERGY_RAW_RETENTION_DAYS", 35)
 ENERGY_WATCHED_INTERVAL_SECONDS = env_int("ENERGY_WATCHED_INTERVAL_SECONDS", 30)
 ENERGY_IDLE_INTERVAL_SECONDS = env_int("ENERGY_IDLE_INTERVAL_SECONDS", 300)
 DEMAND_INTERVAL_MINUTES = env_int("DEMAND_INTERVAL_MINUTES", 30)
+# History kept, in days (ops/retention.py; pruned daily). Commands stay at least 2 days: the
+# write budget counts the last 24 h. A site's newest confirmed tariff is kept whatever its age.
+TARIFF_PUSH_RETENTION_DAYS = env_int("TARIFF_PUSH_RETENTION_DAYS", 30, minimum=1)
+DEVICE_COMMAND_RETENTION_DAYS = env_int("DEVICE_COMMAND_RETENTION_DAYS", 90, minimum=2)
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 180, minimum=1)
+PRICE_RETENTION_DAYS = env_int("PRICE_RETENTION_DAYS", 35, minimum=2)
 
 # --- REST framework -------------------------------------------------------------------------
 # The API lives under /api/v1/ (powersync_site/api.py). Token first: an anonymous request gets

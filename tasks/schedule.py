@@ -67,6 +67,12 @@ def beat_schedule(*, heartbeat_seconds: int) -> dict[str, dict[str, Any]]:
             "schedule": crontab(hour=17, minute=40),
             "options": {"expires": 12 * 60 * 60},
         },
+        # Daily, about 03:50 in eastern Australia: history past its retention (ops.retention).
+        "ops.prune-history": {
+            "task": "tasks.ops.prune_history",
+            "schedule": crontab(hour=17, minute=50),
+            "options": {"expires": 12 * 60 * 60},
+        },
         "tokens.refresh-expiring": {
             "task": "tasks.tokens.refresh_expiring",
             "schedule": crontab(minute="2-59/5"),
