@@ -56,6 +56,13 @@ def test_event_log_lists_only_the_households_events_newest_first(logged):
     assert "3 events" in body
 
 
+def test_event_log_says_how_long_it_keeps_events(logged, settings):
+    mine, _ = logged
+    settings.EVENT_RETENTION_DAYS = 45
+    body = mine.client.get(reverse("web:events")).content.decode()
+    assert "3 events · the log keeps the last 45 days" in body
+
+
 def test_filters_by_automation_outcome_site_and_dates(logged):
     mine, second = logged
     url = reverse("web:events")

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -84,6 +85,7 @@ def event_log(request: HttpRequest) -> HttpResponse:
             "page_obj": page,
             "rows": rows,
             "query": query.urlencode(),
+            "retention_days": settings.EVENT_RETENTION_DAYS,
         },
     )
 
