@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 from typing import Any, TypeVar
 from unittest import mock
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db.models import Model
 
 from devices.models import AutomationState, DeviceCommand, Site
 from households.models import Event
 from ops import retention
+from ops.management.commands import prune_history
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
 from tariffs.models import TariffPush, TouProfile
 from tariffs.sync import held_fingerprint
@@ -224,3 +227,30 @@ def test_a_retention_below_its_minimum_is_refused_at_start_up(name, minimum):
     accepted = load_settings(f"print(s.{name})", **environ, **{name: str(minimum)})
     assert accepted.returncode == 0, accepted.stderr
     assert accepted.stdout.strip() == str(minimum)
+
+
+def test_prune_history_command_prunes_now_with_progress_and_totals(monkeypatch):
+    site = SiteFactory.create()
+    others = HouseholdFactory.create_batch(2)
+    aged(Event.objects.create(household_id=site.household_id, decision="d"), 400)
+    aged(DeviceCommand.objects.create(site=site, kind="tariff", reason="r"), 400)
+    monkeypatch.setattr(prune_history, "PROGRESS_EVERY", 2)
+    out = io.StringIO()
+
+    call_command("prune_history", stdout=out)
+
+    assert Event.objects.count() == 0
+    assert DeviceCommand.objects.count() == 0
+    assert out.getvalue().splitlines() == [
+        "2 of 3 households pruned",
+        "3 households pruned. Deleted: aemo prices 0, tariff pushes 0, tariff backups 0, "
+        "device commands 1, events 1, amber prices 0",
+    ]
+    out = io.StringIO()
+    call_command("prune_history", household=[others[0].pk], stdout=out)
+    assert out.getvalue().strip().startswith("1 household pruned. Deleted: tariff pushes 0")
+
+
+def test_prune_history_command_refuses_an_unknown_household():
+    with pytest.raises(CommandError, match="no household with id 999999"):
+        call_command("prune_history", household=[999999])
