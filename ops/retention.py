@@ -17,6 +17,7 @@ Never deleted, whatever their age:
 * a backup still held by a takeover (``AutomationState.saved_profile``), the newest backup of
   each kind per site, and every profile the household saved itself.
 
+Expired login sessions are cleared too (Django's ``clearsessions``; sessions live in the database).
 Raw energy samples have their own rule, next to their roll-up (``devices.energy``).
 Each rule is one indexed DELETE per household; the first run after a long gap deletes a
 household's whole backlog at once.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from importlib import import_module
 
 from django.conf import settings
 from django.utils import timezone
@@ -114,6 +116,11 @@ def aemo_prices_prune(*, now: dt.datetime | None = None) -> int:
     cutoff = retention_cutoff("PRICE_RETENTION_DAYS", now=now or timezone.now())
     deleted, _ = AemoRegionalPrice.objects.filter(interval_end_at__lt=cutoff).delete()
     return deleted
+
+
+def expired_sessions_clear() -> None:
+    """What ``manage.py clearsessions`` does: the session engine drops expired sessions."""
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
 
 
 def _pushes_always_kept(site_ids: list[int]) -> set[int]:

@@ -20,8 +20,10 @@ def heartbeat() -> None:
 
 @shared_task(name="tasks.ops.prune_history", ignore_result=True)
 def prune_history() -> None:
-    """Beat, daily: AEMO prices once, then one task per household (ops.retention)."""
+    """Beat, daily: AEMO prices and expired sessions once, then one task per household
+    (ops.retention)."""
     retention.aemo_prices_prune()
+    retention.expired_sessions_clear()
     for household_id in retention.households_to_prune():
         prune_household_history.apply_async((household_id,), expires=PRUNE_EXPIRES_SECONDS)
 

@@ -9,8 +9,11 @@ from typing import Any, TypeVar
 from unittest import mock
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
 from django.db.models import Model
+from django.utils import timezone
 
 from devices.models import AutomationState, DeviceCommand, Site
 from households.models import Event
@@ -184,15 +187,33 @@ def test_aemo_prices_are_pruned_once_for_every_region():
     assert ids(AemoRegionalPrice.objects.all()) == {row.pk for row in kept}
 
 
-def test_daily_task_prunes_aemo_then_queues_one_expiring_task_per_household():
+def test_expired_login_sessions_are_cleared():
+    def session(expires_in: dt.timedelta) -> str:
+        store = SessionStore()
+        store["k"] = "v"
+        store.create()
+        Session.objects.filter(pk=store.session_key).update(expire_date=timezone.now() + expires_in)
+        return str(store.session_key)
+
+    session(-dt.timedelta(minutes=1))
+    live = session(dt.timedelta(days=1))
+
+    retention.expired_sessions_clear()
+
+    assert list(Session.objects.values_list("pk", flat=True)) == [live]
+
+
+def test_daily_task_prunes_aemo_and_sessions_then_queues_one_task_per_household():
     households = HouseholdFactory.create_batch(3)
     with (
         mock.patch.object(ops_tasks.retention, "aemo_prices_prune") as aemo,
+        mock.patch.object(ops_tasks.retention, "expired_sessions_clear") as sessions,
         mock.patch.object(ops_tasks.prune_household_history, "apply_async") as queued,
     ):
         ops_tasks.prune_history()
 
     aemo.assert_called_once_with()
+    sessions.assert_called_once_with()
     assert [c.args[0] for c in queued.call_args_list] == [(h.pk,) for h in households]
     assert all(c.kwargs["expires"] == ops_tasks.PRUNE_EXPIRES_SECONDS for c in queued.mock_calls)
     entry = beat_schedule(heartbeat_seconds=30)["ops.prune-history"]
