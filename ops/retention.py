@@ -26,7 +26,7 @@ household's whole backlog at once.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from importlib import import_module
 
 from django.conf import settings
@@ -53,13 +53,7 @@ class Pruned:
 
     @property
     def total(self) -> int:
-        return (
-            self.tariff_pushes
-            + self.tariff_backups
-            + self.device_commands
-            + self.events
-            + self.amber_prices
-        )
+        return sum(astuple(self))
 
 
 def retention_cutoff(setting: str, *, now: dt.datetime) -> dt.datetime:
