@@ -1,10 +1,16 @@
-"""Health of the service: database, broker, worker, beat, listener, and the credentials key.
+"""Health of the service: database, broker, worker, beat, listener, the credentials key, and
+whether TOU syncs keep up.
 
 worker: the heartbeat task (run by a worker) wrote its row recently.
 listener: the Amber live listener wrote its row at its last reconcile (every
 AMBER_LIVE_RECONCILE_SECONDS).
 beat: django-celery-beat recorded sending the heartbeat entry recently (last_run_at, saved after
 every send because beat_sync_every=1).
+sync: the TOU syncs keep up. Of the sites that sync (on, not waiting for re-authorisation, older
+than SYNC_LAG_LIMIT), at most SYNC_LAG_TOLERATED_FRACTION went longer than SYNC_LAG_LIMIT
+(3 cycles) without a sync recording its outcome. A backlog, a stalled sync worker, or syncs
+failing before they record anything (an upstream outage past the retries) all show here, which
+the worker heartbeat on the default queue cannot see.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models import Count, Q
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from kombu import Connection
@@ -21,10 +28,13 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from credentials import keys
 from credentials import services as credential_services
+from devices.models import Site
 from ops.models import Heartbeat
 from tasks.schedule import HEARTBEAT_ENTRY
 
 STALE_AFTER_INTERVALS = 3
+SYNC_LAG_LIMIT = dt.timedelta(minutes=15)
+SYNC_LAG_TOLERATED_FRACTION = 0.05
 
 
 @dataclass
@@ -117,7 +127,31 @@ def credentials_health() -> ComponentHealth:
     return ComponentHealth(True, "canary decrypts")
 
 
-COMPONENTS = ("database", "broker", "worker", "beat", "listener", "credentials")
+def sync_health(*, now: dt.datetime | None = None) -> ComponentHealth:
+    moment = now or timezone.now()
+    since = moment - SYNC_LAG_LIMIT
+    counts = Site.objects.filter(
+        tou_sync_enabled=True, needs_reauthorisation=False, created_at__lte=since
+    ).aggregate(
+        due=Count("pk"),
+        lagging=Count(
+            "pk",
+            filter=Q(automation_state__last_sync_at__isnull=True)
+            | Q(automation_state__last_sync_at__lt=since),
+        ),
+    )
+    due, lagging = counts["due"], counts["lagging"]
+    minutes = int(SYNC_LAG_LIMIT.total_seconds() // 60)
+    if not due:
+        return ComponentHealth(True, "no site due for a sync yet")
+    detail = f"{due - lagging} of {due} sites synced in the last {minutes} min"
+    if lagging > due * SYNC_LAG_TOLERATED_FRACTION:
+        limit = f"{SYNC_LAG_TOLERATED_FRACTION:.0%}"
+        return ComponentHealth(False, f"{detail}; {lagging} behind (limit {limit})")
+    return ComponentHealth(True, detail)
+
+
+COMPONENTS = ("database", "broker", "worker", "beat", "listener", "credentials", "sync")
 
 
 def system_health(only: frozenset[str] | None = None) -> SystemHealth:
@@ -130,8 +164,9 @@ def system_health(only: frozenset[str] | None = None) -> SystemHealth:
         health.components["beat"] = beat_health()
         health.components["listener"] = listener_health()
         health.components["credentials"] = credentials_health()
+        health.components["sync"] = sync_health()
     else:
-        for name in ("worker", "beat", "listener", "credentials"):
+        for name in ("worker", "beat", "listener", "credentials", "sync"):
             health.components[name] = ComponentHealth(False, "unknown: database unreachable")
     if only is not None:
         health.components = {k: v for k, v in health.components.items() if k in only}

@@ -1,5 +1,5 @@
-"""/healthz reports database, broker, worker, beat and listener, and answers 503 when one is
-down."""
+"""/healthz reports database, broker, worker, beat, listener, credentials and sync lag, and
+answers 503 when one is down."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from devices.models import AutomationState, Site
 from ops.devrun import free_loopback_port
 from ops.models import Heartbeat
 from tasks import ops as ops_tasks
 from tasks.schedule import HEARTBEAT_ENTRY
+from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +49,9 @@ def test_all_green_is_200(client, fernet_keys):
         "beat": "ok",
         "listener": "ok",
         "credentials": "ok",
+        "sync": "ok",
     }
+    assert body["components"]["sync"]["detail"] == "no site due for a sync yet"
 
 
 def test_stale_listener_is_503(client, fernet_keys, settings):
@@ -116,3 +120,54 @@ def test_healthcheck_command_exits_1_when_a_checked_component_is_down(fernet_key
 
 def test_loopback_hosts_are_always_allowed_for_health_checks(settings):
     assert {"localhost", "127.0.0.1"} <= set(settings.ALLOWED_HOSTS)
+
+
+def syncing_sites(count: int, *, last_sync_ago: dt.timedelta | None) -> list[Site]:
+    """Sites that sync, created an hour ago, last synced ``last_sync_ago`` (None: never)."""
+    sites = SiteFactory.create_batch(count, tou_sync_enabled=True)
+    Site.objects.filter(pk__in=[s.pk for s in sites]).update(
+        created_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    synced = timezone.now() - last_sync_ago if last_sync_ago is not None else None
+    AutomationState.objects.bulk_create(
+        [AutomationState(site=site, last_sync_at=synced) for site in sites]
+    )
+    return sites
+
+
+def test_sync_lag_within_tolerance_is_ok_and_counted(client, fernet_keys):
+    mark_alive()
+    syncing_sites(19, last_sync_ago=dt.timedelta(minutes=4))
+    syncing_sites(1, last_sync_ago=dt.timedelta(minutes=20))
+    # Not due: sync off, waiting for re-authorisation, or created minutes ago and never synced.
+    SiteFactory.create(tou_sync_enabled=False)
+    paused = syncing_sites(1, last_sync_ago=dt.timedelta(hours=5))[0]
+    Site.objects.filter(pk=paused.pk).update(needs_reauthorisation=True)
+    SiteFactory.create(tou_sync_enabled=True)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["components"]["sync"] == {
+        "status": "ok",
+        "detail": "19 of 20 sites synced in the last 15 min",
+    }
+
+
+def test_sync_lag_past_tolerance_is_503(client, fernet_keys):
+    mark_alive()
+    syncing_sites(18, last_sync_ago=dt.timedelta(minutes=4))
+    syncing_sites(1, last_sync_ago=dt.timedelta(minutes=16))
+    syncing_sites(1, last_sync_ago=None)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["components"]["sync"] == {
+        "status": "down",
+        "detail": "18 of 20 sites synced in the last 15 min; 2 behind (limit 5%)",
+    }
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("healthcheck", "--only", "sync", stdout=out)
+    assert json.loads(out.getvalue())["components"]["sync"]["status"] == "down"
