@@ -144,10 +144,10 @@ def sync_health(*, now: dt.datetime | None = None) -> ComponentHealth:
     minutes = int(SYNC_LAG_LIMIT.total_seconds() // 60)
     if not due:
         return ComponentHealth(True, "no site due for a sync yet")
-    detail = f"{due - lagging} of {due} sites synced in the last {minutes} min"
+    detail = f"{due - lagging:,} of {due:,} sites synced in the last {minutes} min"
     if lagging > due * SYNC_LAG_TOLERATED_FRACTION:
         limit = f"{SYNC_LAG_TOLERATED_FRACTION:.0%}"
-        return ComponentHealth(False, f"{detail}; {lagging} behind (limit {limit})")
+        return ComponentHealth(False, f"{detail}; {lagging:,} behind (limit {limit})")
     return ComponentHealth(True, detail)
 
 
