@@ -117,6 +117,14 @@ def expired_sessions_clear() -> None:
     import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
 
 
+def shared_history_prune() -> int:
+    """The rules that belong to no household, run once per pass: AEMO prices and expired
+    sessions. Returns the AEMO prices deleted."""
+    deleted = aemo_prices_prune()
+    expired_sessions_clear()
+    return deleted
+
+
 def _pushes_always_kept(site_ids: list[int]) -> set[int]:
     kept: set[int] = set()
     for site_id in site_ids:

@@ -22,8 +22,7 @@ def heartbeat() -> None:
 def prune_history() -> None:
     """Beat, daily: AEMO prices and expired sessions once, then one task per household
     (ops.retention)."""
-    retention.aemo_prices_prune()
-    retention.expired_sessions_clear()
+    retention.shared_history_prune()
     for household_id in retention.households_to_prune():
         prune_household_history.apply_async((household_id,), expires=PRUNE_EXPIRES_SECONDS)
 

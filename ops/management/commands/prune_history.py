@@ -40,8 +40,7 @@ class Command(BaseCommand):
             raise CommandError(f"no household with id {', '.join(map(str, sorted(unknown)))}")
         totals: Counter[str] = Counter()
         if not options["household"]:
-            totals["aemo_prices"] = retention.aemo_prices_prune()
-            retention.expired_sessions_clear()
+            totals["aemo_prices"] = retention.shared_history_prune()
         for done, household_id in enumerate(household_ids, start=1):
             totals.update(asdict(retention.household_history_prune(household_id=household_id)))
             if done % PROGRESS_EVERY == 0 and done < len(household_ids):
