@@ -151,8 +151,10 @@ def recreate_database(env: dict[str, str]) -> None:
 
 def seed_sites(base: str, households: int, *, region: str | None = None) -> list[int]:
     """One site per simulated household (optionally only those of ``region``)."""
+    from automations.intents import ROUTINE_WHY
+    from automations.models import AutomationState, IntentKind, SiteIntent
     from credentials.models import SiteCredentials
-    from devices.models import AutomationState, Site
+    from devices.models import Site
     from households.models import Household
 
     rows: list[dict[str, Any]] = []
@@ -196,8 +198,26 @@ def seed_sites(base: str, households: int, *, region: str | None = None) -> list
     # As if each site had synced a minute ago: the cycle then stores prices as in steady state
     # (everything only at a half-hour's first sync), not as a new site's first sync does.
     synced_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    # Live price sync is on (its intent switched on when the household turned it on).
     AutomationState.objects.bulk_create(
-        [AutomationState(site=site, last_sync_at=synced_at) for site in sites], batch_size=1000
+        [
+            AutomationState(site=site, last_sync_at=synced_at, intent_kinds=IntentKind.ROUTINE)
+            for site in sites
+        ],
+        batch_size=1000,
+    )
+    SiteIntent.objects.bulk_create(
+        [
+            SiteIntent(
+                site=site,
+                kind=IntentKind.ROUTINE,
+                active=True,
+                since=synced_at,
+                why=ROUTINE_WHY,
+            )
+            for site in sites
+        ],
+        batch_size=1000,
     )
     return [site.pk for site in sites]
 
@@ -585,12 +605,12 @@ def _settled_near_predicted(
 def _replay_decisions(
     fetched: list[tuple[dt.datetime, list[Any]]], zone: Any, settings: Any
 ) -> dict[str, Any]:
+    from tariffs.change_rule import push_needed
     from tariffs.engine.amber import build_amber_rates
     from tariffs.engine.freshness import Built
     from tariffs.engine.model import PERIODS_PER_DAY, HalfHourRates
     from tariffs.engine.settings import ForecastType
     from tariffs.site_tariff import current_half_hour_index
-    from tariffs.sync import push_needed
 
     writes = 0
     refused = 0
@@ -675,7 +695,7 @@ def _fewest_writes_any_rule(near: list[tuple[int, Any]]) -> int:
 class _CalibrationHistory:
     """What the price store would hold for the calibrated forecast, kept in memory: every settled
     5-minute price, and the forecasts captured by the first forecast sync of each half-hour (the
-    one sync that stores forecasts, ``tariffs.sync._intervals_to_store``)."""
+    one sync that stores forecasts, ``automations.routine._intervals_to_store``)."""
 
     def __init__(self) -> None:
         self.settled: dict[tuple[str, int], Any] = {}

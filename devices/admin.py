@@ -1,21 +1,14 @@
 from django.contrib import admin
 
+from automations.admin import SiteIntentInline
 from credentials.admin import SiteCredentialsInline
 from devices.models import (
-    AutomationState,
     DemandPeak,
     DeviceCommand,
     EnergyHour,
     EnergySample,
     Site,
 )
-
-
-class AutomationStateInline(admin.StackedInline):
-    model = AutomationState
-    extra = 0
-    can_delete = False
-    readonly_fields = ["version", "updated_at"]
 
 
 @admin.register(Site)
@@ -42,7 +35,7 @@ class SiteAdmin(admin.ModelAdmin):
     ]
     search_fields = ["name", "household__name", "amber_site_id", "tesla_energy_site_id"]
     autocomplete_fields = ["household"]
-    inlines = [SiteCredentialsInline, AutomationStateInline]
+    inlines = [SiteCredentialsInline, SiteIntentInline]
     fieldsets = [
         (None, {"fields": ["household", "name", "time_zone"]}),
         (
@@ -110,23 +103,6 @@ class DemandPeakAdmin(admin.ModelAdmin):
     list_display = ["billing_month", "site", "peak_kw", "peak_at", "estimated_charge_dollars"]
     list_filter = ["site"]
     list_select_related = ["site"]
-
-
-@admin.register(AutomationState)
-class AutomationStateAdmin(admin.ModelAdmin):
-    list_display = [
-        "site",
-        "spike_active",
-        "curtailment_active",
-        "force_discharge_until",
-        "saved_operation_mode",
-        "saved_export_rule",
-        "updated_at",
-    ]
-    list_filter = ["spike_active", "curtailment_active"]
-    search_fields = ["site__name", "site__household__name"]
-    list_select_related = ["site"]
-    readonly_fields = ["version", "updated_at"]
 
 
 @admin.register(EnergyHour)

@@ -1,53 +1,16 @@
-"""Every command sent to a Tesla site goes through ``tesla_command_run``: it is recorded (what,
-why, result, latency) before and after the call, whatever happens. And the per-site write budget."""
+"""The per-site Tesla write budget: how many commands a site was sent in the last hour and day
+(every command is recorded by automations/writes.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from devices.models import DeviceCommand, Site
-from devices.providers.tesla import CommandResult, TeslaError
-
-
-def tesla_command_run(
-    *,
-    site: Site,
-    kind: str,
-    payload: dict[str, Any],
-    reason: str,
-    call: Callable[[], CommandResult],
-) -> tuple[DeviceCommand, CommandResult]:
-    """Record, send, record the outcome. Tesla errors are recorded and then re-raised."""
-    command = DeviceCommand.objects.create(
-        site=site, kind=kind, payload=payload, reason=reason[:200]
-    )
-    started = time.monotonic()
-    try:
-        result = call()
-    except TeslaError as exc:
-        DeviceCommand.objects.filter(pk=command.pk).update(
-            status=DeviceCommand.Status.FAILED,
-            http_status=exc.http_status,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            latency_ms=int((time.monotonic() - started) * 1000),
-        )
-        raise
-    command.status = (
-        DeviceCommand.Status.SUCCEEDED if result.result else DeviceCommand.Status.FAILED
-    )
-    command.http_status = result.http_status
-    command.latency_ms = int(result.latency_ms)
-    command.response = {"result": result.result, "reason": result.reason}
-    command.save(update_fields=["status", "http_status", "latency_ms", "response"])
-    return command, result
+from devices.models import DeviceCommand
 
 
 @dataclass(frozen=True)

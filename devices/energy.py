@@ -54,7 +54,7 @@ from django.utils import timezone
 from devices.clients import tesla_client_for
 from devices.models import EnergyHour, EnergySample, Site
 from devices.providers.tesla import LiveStatus
-from tasks.locks import redis_client, redis_key
+from ops.locks import redis_client, redis_key
 
 logger = logging.getLogger(__name__)
 

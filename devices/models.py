@@ -33,6 +33,44 @@ class NemRegion(models.TextChoices):
     TAS1 = "TAS1", "Tasmania"
 
 
+# The NEM region of a site whose price source names none (Amber, fixed plans), from its time
+# zone. Broken Hill keeps South Australian time but is in NSW1. Western Australia and the
+# Northern Territory are outside the NEM.
+NEM_REGION_OF_ZONE = {
+    "Australia/Sydney": NemRegion.NSW1,
+    "Australia/ACT": NemRegion.NSW1,
+    "Australia/Canberra": NemRegion.NSW1,
+    "Australia/NSW": NemRegion.NSW1,
+    "Australia/Broken_Hill": NemRegion.NSW1,
+    "Australia/Yancowinna": NemRegion.NSW1,
+    "Australia/Brisbane": NemRegion.QLD1,
+    "Australia/Lindeman": NemRegion.QLD1,
+    "Australia/Queensland": NemRegion.QLD1,
+    "Australia/Melbourne": NemRegion.VIC1,
+    "Australia/Victoria": NemRegion.VIC1,
+    "Australia/Adelaide": NemRegion.SA1,
+    "Australia/South": NemRegion.SA1,
+    "Australia/Hobart": NemRegion.TAS1,
+    "Australia/Currie": NemRegion.TAS1,
+    "Australia/Tasmania": NemRegion.TAS1,
+}
+
+
+def zones_by_region() -> dict[str, list[str]]:
+    """The time zones of each NEM region (``NEM_REGION_OF_ZONE`` the other way round)."""
+    zones: dict[str, list[str]] = {}
+    for zone, region in NEM_REGION_OF_ZONE.items():
+        zones.setdefault(region, []).append(zone)
+    return zones
+
+
+def in_nem_region(region: str) -> Q:
+    """Sites in ``region``: by their AEMO region, else by their time zone (``Site.nem_region``)."""
+    return Q(aemo_region=region) | Q(
+        aemo_region="", time_zone__in=zones_by_region().get(region, [])
+    )
+
+
 class Site(models.Model):
     class PriceSource(models.TextChoices):
         AMBER = "amber", "Amber Electric"
@@ -158,68 +196,10 @@ class Site(models.Model):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
-
-class AutomationState(models.Model):
-    """What the automations have changed on the battery and must be able to undo.
-
-    Updated by compare-and-set (``filter(pk=..., version=old).update(version=old + 1, ...)``),
-    so two workers never both act on one transition.
-    """
-
-    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="automation_state")
-    version = models.PositiveIntegerField(default=0)
-    spike_active = models.BooleanField(default=False)
-    spike_started_at = models.DateTimeField(null=True, blank=True)
-    curtailment_active = models.BooleanField(default=False)
-    curtailment_since = models.DateTimeField(null=True, blank=True)
-    force_discharge_until = models.DateTimeField(null=True, blank=True)
-    saved_operation_mode = models.CharField(max_length=32, blank=True)
-    saved_export_rule = models.CharField(max_length=32, blank=True)
-    saved_backup_reserve_percent = models.PositiveSmallIntegerField(null=True, blank=True)
-    saved_profile = models.ForeignKey(
-        "tariffs.TouProfile",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The tariff the battery had before a spike or force discharge took over.",
-    )
-    spike_last_interval_end = models.DateTimeField(null=True, blank=True)
-    spike_calm_intervals = models.PositiveSmallIntegerField(default=0)
-    spike_tariff_half_hour = models.DateTimeField(
-        null=True, blank=True, help_text="Start of the half-hour the spike tariff was pushed for."
-    )
-    last_sync_at = models.DateTimeField(null=True, blank=True)
-    last_sync_outcome = models.CharField(max_length=32, blank=True)
-    last_sync_detail = models.CharField(max_length=300, blank=True)
-    # Solar curtailment (devices.curtailment). Its own saved rule: battery_override saves and
-    # clears saved_export_rule around every spike / force discharge, which must not lose this one.
-    curtailment_saved_export_rule = models.CharField(
-        max_length=32, blank=True, help_text="The household's export rule before curtailment."
-    )
-    curtailment_calm_intervals = models.PositiveSmallIntegerField(default=0)
-    curtailment_last_interval_end = models.DateTimeField(
-        null=True, blank=True, help_text="End of the last 5-minute interval counted as calm."
-    )
-    # Force mode toggle (devices.force_toggle).
-    force_toggle_interval_start = models.DateTimeField(
-        null=True, blank=True, help_text="Start of the 5-minute interval last toggled for."
-    )
-    force_toggle_restore_due = models.DateTimeField(
-        null=True, blank=True, help_text="Set while the battery waits to go back to autonomous."
-    )
-    # Calibrated forecast (tariffs.engine.calibration): the weights learned for one 5-minute
-    # interval, reused by that interval's settled syncs (they would learn the same).
-    calibration_until = models.DateTimeField(
-        null=True, blank=True, help_text="End of the sample window the weights below are for."
-    )
-    calibration_general_weight = models.FloatField(null=True, blank=True)
-    calibration_feed_in_weight = models.FloatField(null=True, blank=True)
-    calibration_samples = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"automation state of {self.site}"
+    @property
+    def nem_region(self) -> str:
+        """The site's NEM region ("" outside the NEM): its AEMO region, else by time zone."""
+        return self.aemo_region or NEM_REGION_OF_ZONE.get(self.time_zone, "")
 
 
 class DeviceCommand(models.Model):
@@ -240,6 +220,9 @@ class DeviceCommand(models.Model):
     kind = models.CharField(max_length=24, choices=Kind.choices)
     payload = models.JSONField(default=dict)
     reason = models.CharField(max_length=200)
+    intent = models.CharField(
+        max_length=24, blank=True, help_text="The intent whose desired state caused it."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENT)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response = models.JSONField(default=dict, blank=True)

@@ -17,8 +17,9 @@ from decimal import Decimal
 
 from django.db.models import Q
 
+from automations.models import AutomationState
 from credentials.models import SiteCredentials
-from devices.models import AutomationState, DemandPeak, EnergySample, Site
+from devices.models import DemandPeak, EnergySample, Site
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
 
 # A stored "current" price older than this is shown as stale rather than as the price now.

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from automations import dispatch
+from automations.models import AutomationState
 from credentials.models import SiteCredentials
 from devices.clients import (
     MissingCredentials,
@@ -24,7 +26,7 @@ from devices.clients import (
     tesla_oauth_client,
     teslemetry_client,
 )
-from devices.models import AutomationState, Site
+from devices.models import Site
 from devices.providers import tesla
 from households.models import Household
 from ops.http import upstream_session, upstream_timeout
@@ -48,6 +50,18 @@ SITE_SETTINGS_FIELDS: tuple[str, ...] = (
     "export_boost_window_start",
     "export_boost_window_end",
     "force_mode_toggle_enabled",
+)
+
+#: Settings that switch an intent on or off (automations/reconcile.py ends an intent whose
+#: setting is off), or change what one wants.
+RECONCILE_ON_CHANGE = frozenset(
+    {
+        "tou_sync_enabled",
+        "forecast_type",
+        "spike_detection_enabled",
+        "curtailment_enabled",
+        "force_mode_toggle_enabled",
+    }
 )
 
 #: Price-source fields, changed together by ``site_price_source_update``.
@@ -111,6 +125,10 @@ def site_settings_update(*, site: Site, changes: Mapping[str, Any]) -> Site:
     _clean_and_save(fresh, changed)
     for name in changed:  # keep the caller's instance in step
         setattr(site, name, getattr(fresh, name))
+    if set(changed) & RECONCILE_ON_CHANGE:
+        # What the automations want changed (an automation on or off): the Powerwall follows
+        # within one reconcile, not at the automation's next check.
+        dispatch.reconcile(fresh.pk, queue=dispatch.BULK_QUEUE)
     return fresh
 
 
@@ -345,6 +363,7 @@ def site_tesla_connect_teslemetry(*, site: Site, api_key: str) -> list[tesla.Ene
             teslemetry_region=region,
             needs_reauthorisation=False,
         )
+        dispatch.reconcile(site.pk, queue=dispatch.BULK_QUEUE)  # writes held while locked out
     site.tesla_access = Site.TeslaAccess.TESLEMETRY
     site.teslemetry_region = region
     site.needs_reauthorisation = False
@@ -388,6 +407,7 @@ def site_tesla_connect_fleet(*, site: Site, code: str, code_verifier: str | None
         Site.objects.filter(pk=site.pk).update(
             tesla_access=Site.TeslaAccess.FLEET, tesla_api_base_url="", needs_reauthorisation=False
         )
+        dispatch.reconcile(site.pk, queue=dispatch.BULK_QUEUE)  # writes held while locked out
     site.tesla_access = Site.TeslaAccess.FLEET
     site.tesla_api_base_url = ""
     site.needs_reauthorisation = False

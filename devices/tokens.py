@@ -20,13 +20,14 @@ import logging
 
 from django.utils import timezone
 
+from automations import dispatch
 from credentials.models import SiteCredentials
 from devices.clients import tesla_oauth_client
 from devices.models import Site
 from devices.providers.tesla import AuthFailed
 from households.models import Event
 from households.services import event_record
-from tasks.locks import site_lock
+from ops.locks import site_lock
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +98,11 @@ def tesla_tokens_refresh(
             tesla_token_expires_at=tokens.expires_at,
             updated_at=moment,
         )
-        Site.objects.filter(pk=site.pk, needs_reauthorisation=True).update(
+        unlocked = Site.objects.filter(pk=site.pk, needs_reauthorisation=True).update(
             needs_reauthorisation=False
         )
+        if unlocked:  # writes were held while Tesla locked the site out
+            dispatch.reconcile(site.pk, queue=dispatch.BULK_QUEUE)
         event_record(
             household_id=site.household_id,
             site_id=site.pk,

@@ -47,6 +47,8 @@ class Event(models.Model):
         ENERGY = "energy", "Energy monitoring"
         DEMAND = "demand", "Demand tracking"
         TOKEN_REFRESH = "token_refresh", "Token refresh"
+        HOUSEHOLD = "household", "Household"
+        OPERATOR = "operator", "Operator"
         SYSTEM = "system", "System"
 
     class Outcome(models.TextChoices):
@@ -63,6 +65,9 @@ class Event(models.Model):
     decision = models.CharField(max_length=200, help_text="What was decided or done.")
     reason = models.TextField(blank=True, help_text="Why, in words a household understands.")
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OK)
+    intent = models.CharField(
+        max_length=24, blank=True, help_text="The intent the decision was made for, if any."
+    )
     data = models.JSONField(default=dict, blank=True, help_text="Figures behind the decision.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -30,7 +30,9 @@ def event_record(
     outcome: str = Event.Outcome.OK,
     site_id: int | None = None,
     data: dict[str, Any] | None = None,
+    intent: str = "",
 ) -> Event:
+    """``intent``: the intent (automations.models.IntentKind) the decision was made for."""
     return Event.objects.create(
         household_id=household_id,
         site_id=site_id,
@@ -39,6 +41,7 @@ def event_record(
         reason=reason,
         outcome=outcome,
         data=data or {},
+        intent=intent,
     )
 
 

@@ -11,10 +11,10 @@ Kept, in days (settings, from the environment):
 
 Never deleted, whatever their age:
 
-* a site's newest confirmed push (the next sync compares against it, ``tariffs.sync``) and its
-  newest confirmed routine, non-override push (a takeover that finds one of our override tariffs
-  on the battery saves that one instead, ``devices.battery_override``);
-* a backup still held by a takeover (``AutomationState.saved_profile``), the newest backup of
+* a site's newest confirmed push (the next sync compares against it, ``tariffs.change_rule``)
+  and its newest confirmed routine, non-override push (a takeover that finds one of our override
+  tariffs on the battery saves that one instead, ``automations.overrides``);
+* a backup still held by a takeover (``AutomationState.tariff_backup``), the newest backup of
   each kind per site, and every profile the household saved itself.
 
 Expired login sessions are cleared too (Django's ``clearsessions``; sessions live in the database).
@@ -32,8 +32,9 @@ from importlib import import_module
 from django.conf import settings
 from django.utils import timezone
 
-from devices.battery_override import OVERRIDE_REASONS
-from devices.models import AutomationState, DeviceCommand, Site
+from automations.models import AutomationState
+from automations.overrides import OVERRIDE_PUSH_REASONS
+from devices.models import DeviceCommand, Site
 from households.models import Event, Household
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
 from tariffs.models import TariffPush, TouProfile
@@ -131,7 +132,7 @@ def _pushes_always_kept(site_ids: list[int]) -> set[int]:
         confirmed = TariffPush.objects.filter(
             site_id=site_id, status=TariffPush.Status.CONFIRMED
         ).order_by("-created_at", "-id")
-        for newest in (confirmed, confirmed.exclude(reason__in=OVERRIDE_REASONS)):
+        for newest in (confirmed, confirmed.exclude(reason__in=OVERRIDE_PUSH_REASONS)):
             pk = newest.values_list("pk", flat=True).first()
             if pk is not None:
                 kept.add(pk)
@@ -140,8 +141,8 @@ def _pushes_always_kept(site_ids: list[int]) -> set[int]:
 
 def _backups_always_kept(site_ids: list[int]) -> set[int]:
     kept = set(
-        AutomationState.objects.filter(site_id__in=site_ids, saved_profile__isnull=False)
-        .values_list("saved_profile_id", flat=True)
+        AutomationState.objects.filter(site_id__in=site_ids, tariff_backup__isnull=False)
+        .values_list("tariff_backup_id", flat=True)
         .distinct()
     )
     for site_id in site_ids:

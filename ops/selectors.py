@@ -29,8 +29,8 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from credentials import keys
 from credentials import services as credential_services
 from devices.models import Site
+from ops.heartbeat import HEARTBEAT_ENTRY
 from ops.models import Heartbeat
-from tasks.schedule import HEARTBEAT_ENTRY
 
 STALE_AFTER_INTERVALS = 3
 SYNC_LAG_LIMIT = dt.timedelta(minutes=15)

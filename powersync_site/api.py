@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("devices.api.urls")),
     path("", include("pricing.api.urls")),
     path("", include("tariffs.api.urls")),
+    path("", include("automations.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

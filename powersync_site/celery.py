@@ -31,6 +31,7 @@ TASK_MODULES = (
     "tasks.curtail",
     "tasks.energy",
     "tasks.ops",
+    "tasks.reconcile",
     "tasks.spike",
     "tasks.sync",
     "tasks.tokens",
@@ -53,6 +54,7 @@ app.conf.update(
     task_default_queue="default",
     task_routes={
         "tasks.spike.*": {"queue": "spike"},
+        "tasks.reconcile.*": {"queue": "spike"},
         "tasks.curtail.*": {"queue": "curtail"},
         "tasks.sync.*": {"queue": "sync"},
     },

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "devices",
     "pricing",
     "tariffs",
+    "automations",
     "ops",
     "web",
 ]
@@ -274,7 +275,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    # One name for the NEM regions, whether a site's AEMO region or a write pause's region.
+    "ENUM_NAME_OVERRIDES": {"NemRegionEnum": "devices.models.NemRegion"},
 }
 
 # --- Household web pages ----------------------------------------------------------------------

@@ -51,10 +51,10 @@ from django.db import DatabaseError, close_old_connections, connections, transac
 from django.db.models import Q
 from kombu.exceptions import OperationalError as BrokerError
 
+from automations import dispatch
 from credentials.keys import CredentialKeyError
 from devices.models import Site
 from ops.services import heartbeat_record
-from powersync_site.celery import app as celery_app
 from pricing.clients import amber_client
 from pricing.providers.amber import (
     AmberClient,
@@ -76,11 +76,8 @@ from pricing.services import amber_intervals_store
 
 logger = logging.getLogger(__name__)
 
-CURTAIL_TASK = "tasks.curtail.check_site"
-SYNC_TASK = "tasks.sync.sync_site"
-# A queued copy older than this is dropped rather than run late (Beat repeats both anyway).
+# A queued check older than this is dropped rather than run late (Beat repeats it anyway).
 CURTAIL_EXPIRES_S = 120
-SYNC_EXPIRES_S = 240  # as tasks.sync.SYNC_EXPIRES_SECONDS
 
 _SPIKE_RANK = {SpikeStatus.NONE: 0, SpikeStatus.POTENTIAL: 1, SpikeStatus.SPIKE: 2}
 
@@ -743,13 +740,11 @@ def _persist_batch(batch: Sequence[_Work]) -> list[_Send]:
 def _enqueue(send: _Send) -> None:
     if send.kind == "curtail":
         assert send.feed_in_c_per_kwh is not None
-        celery_app.send_task(
-            CURTAIL_TASK,
-            args=[send.site_id, float(send.feed_in_c_per_kwh), send.interval_end.isoformat()],
-            queue="curtail",
+        dispatch.curtailment_check(
+            send.site_id,
+            feed_in_c_per_kwh=float(send.feed_in_c_per_kwh),
+            interval_end=send.interval_end,
             expires=CURTAIL_EXPIRES_S,
         )
     else:
-        celery_app.send_task(
-            SYNC_TASK, args=[send.site_id, "settled"], queue="sync", expires=SYNC_EXPIRES_S
-        )
+        dispatch.sync(send.site_id, reason="settled")

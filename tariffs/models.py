@@ -94,6 +94,7 @@ class TariffPush(models.Model):
         RESTORE = "restore", "Restore after force discharge"
         PROFILE = "profile", "Saved profile restored"
         CUSTOM = "custom", "Custom schedule"
+        RESUME = "resume", "Live prices take the tariff"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

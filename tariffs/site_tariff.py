@@ -13,7 +13,7 @@ from devices.models import Site
 from pricing.providers.amber.models import PriceInterval
 from tariffs.engine.amber import AmberInterval, build_amber_rates
 from tariffs.engine.calibration import ForecastCalibration
-from tariffs.engine.custom_tou import half_hour_rates_for, render_custom_tariff, schedule_from_dict
+from tariffs.engine.custom_tou import half_hour_rates_for, schedule_from_dict
 from tariffs.engine.flow_power import (
     AemoPrice,
     FlowPowerConfigError,
@@ -23,7 +23,11 @@ from tariffs.engine.flow_power import (
 from tariffs.engine.freshness import Built, Refused
 from tariffs.engine.model import HalfHourRates
 from tariffs.engine.settings import ExportBoost, ForecastType, LocalWindow, TariffSettings
-from tariffs.engine.tesla_format import render_half_hour_tariff, validate_tariff_content_v2
+from tariffs.engine.tesla_format import (
+    render_custom_tariff,
+    render_half_hour_tariff,
+    validate_tariff_content_v2,
+)
 
 PLAN_NAME = "PowerSync live prices"
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from celery.schedules import crontab
 
-HEARTBEAT_ENTRY = "ops.heartbeat"
+from ops.heartbeat import HEARTBEAT_ENTRY
+
 FIVE_MINUTES = 300
 
 
@@ -33,20 +34,16 @@ def beat_schedule(*, heartbeat_seconds: int) -> dict[str, dict[str, Any]]:
             "schedule": 60.0,
             "options": {"expires": 50},
         },
-        "spike.repair-overrides": {
-            "task": "tasks.spike.repair_overrides",
+        # Ends intents past their time and repairs sites a lost or failed reconcile left
+        # behind (automations.selectors.sites_to_sweep).
+        "reconcile.sweep": {
+            "task": "tasks.reconcile.sweep",
             "schedule": 60.0,
             "options": {"expires": 50},
         },
         # Solar curtailment every minute (and on every live price message, from the listener).
         "curtail.check-all": {
             "task": "tasks.curtail.check_all",
-            "schedule": 60.0,
-            "options": {"expires": 50},
-        },
-        # Finishes force-mode toggles whose scheduled second step was lost.
-        "curtail.toggle-repair": {
-            "task": "tasks.curtail.toggle_repair",
             "schedule": 60.0,
             "options": {"expires": 50},
         },

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
+from unittest import mock
 
 import pytest
 from cryptography.fernet import Fernet
@@ -45,7 +47,7 @@ def isolated_redis_keys() -> Iterator[str]:
     Redis, and leftovers of a test killed mid-way, never meet. Its keys are deleted after it."""
     from django.test.utils import override_settings
 
-    from tasks.locks import redis_client
+    from ops.locks import redis_client
 
     prefix = f"test-{uuid.uuid4().hex}"
     with override_settings(REDIS_KEY_PREFIX=prefix):
@@ -54,3 +56,36 @@ def isolated_redis_keys() -> Iterator[str]:
     keys = list(client.scan_iter(match=f"{prefix}:*"))
     if keys:
         client.delete(*keys)
+
+
+class SentTasks:
+    """What the dispatch point (automations.dispatch) handed the broker, in order."""
+
+    def __init__(self, send_task: Any) -> None:
+        self._send_task = send_task
+
+    OPTIONS = ("queue", "countdown", "eta", "expires")
+
+    @property
+    def calls(self) -> list[tuple[str, list[Any], dict[str, Any]]]:
+        """(task name, args, options given: queue, countdown, eta, expires) of every task sent."""
+        sent = []
+        for call in self._send_task.call_args_list:
+            args = call.kwargs["args"] if "args" in call.kwargs else call.args[1]
+            options = {k: v for k, v in call.kwargs.items() if k in self.OPTIONS and v is not None}
+            sent.append((call.args[0], list(args), options))
+        return sent
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.calls]
+
+
+@pytest.fixture
+def sent_tasks() -> Iterator[SentTasks]:
+    """The broker replaced by a recorder for tasks sent through the dispatch point; run the
+    test's on_commit callbacks (``django_capture_on_commit_callbacks(execute=True)``) or let
+    the transaction commit to see them."""
+    from celery import current_app
+
+    with mock.patch.object(current_app, "send_task") as send_task:
+        yield SentTasks(send_task)

@@ -88,6 +88,7 @@ urlpatterns = [
         actions.force_discharge_end,
         name="site_force_discharge_stop",
     ),
+    path("sites/<int:site_id>/resume-sync/", actions.resume_sync, name="site_resume_sync"),
     path(
         "sites/<int:site_id>/profiles/save-current/",
         profiles.profile_save_current,

@@ -11,31 +11,35 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from automations.force_discharge import DURATIONS_MINUTES
+from automations.selectors import site_control
 from devices import services
-from devices.force_discharge import DURATIONS_MINUTES
-from devices.models import AutomationState, DemandPeak, EnergySample, Site
-from devices.selectors import site_automation_state, site_connection_status
+from devices.models import DemandPeak, EnergySample, Site
+from devices.selectors import site_connection_status
 from households.selectors import households_for_user
 from powersync_site.api_errors import validation_error_from_django
 from powersync_site.api_support import TimeRangeQuerySerializer
 from tariffs.models import CustomTouSchedule
 
 
-class AutomationStateSerializer(serializers.ModelSerializer[AutomationState]):
-    class Meta:
-        model = AutomationState
-        fields = [
-            "spike_active",
-            "spike_started_at",
-            "curtailment_active",
-            "curtailment_since",
-            "force_discharge_until",
-            "updated_at",
-        ]
-        read_only_fields = fields
+class AutomationStateSerializer(serializers.Serializer):
+    """The automations' state, from the site's intents (automations/intents.py)."""
+
+    spike_active = serializers.BooleanField()
+    spike_started_at = serializers.DateTimeField(allow_null=True)
+    curtailment_active = serializers.BooleanField()
+    curtailment_since = serializers.DateTimeField(allow_null=True)
+    force_discharge_until = serializers.DateTimeField(allow_null=True)
+    household_hold_active = serializers.BooleanField()
+    in_control = serializers.CharField(help_text="Who decides the Powerwall now, in words.")
+    in_step = serializers.BooleanField(
+        help_text="The last reconcile left the Powerwall as the intents want it."
+    )
+    updated_at = serializers.DateTimeField(allow_null=True)
 
 
 class ConnectionSerializer(serializers.Serializer):
@@ -70,10 +74,24 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(AutomationStateSerializer(allow_null=True))
-    def get_automation_state(self, site: Site) -> dict[str, Any] | None:
-        state = site_automation_state(site=site)
-        return AutomationStateSerializer(state).data if state else None
+    @extend_schema_field(AutomationStateSerializer)
+    def get_automation_state(self, site: Site) -> dict[str, Any]:
+        control = site_control(site=site, now=timezone.now())
+        lines = {line.kind: line for line in [*control.in_control, *control.waiting]}
+        spike, curtailment = lines.get("spike"), lines.get("curtailment")
+        discharge = lines.get("force_discharge")
+        body = {
+            "spike_active": spike is not None,
+            "spike_started_at": spike.since if spike else None,
+            "curtailment_active": curtailment is not None,
+            "curtailment_since": curtailment.since if curtailment else None,
+            "force_discharge_until": discharge.until if discharge else None,
+            "household_hold_active": control.household_hold,
+            "in_control": control.headline,
+            "in_step": control.in_step,
+            "updated_at": control.last_reconcile_at,
+        }
+        return AutomationStateSerializer(body).data
 
     @extend_schema_field(ConnectionSerializer)
     def get_connection(self, site: Site) -> dict[str, Any]:

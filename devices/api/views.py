@@ -18,7 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from devices import force_discharge
+from automations import dispatch, force_discharge, holds
+from automations.api.serializers import SiteControlSerializer, control_body
+from automations.selectors import site_control
 from devices.api.serializers import (
     ActionAcceptedSerializer,
     DemandPeakSerializer,
@@ -34,7 +36,6 @@ from devices.selectors import site_energy_latest, site_price_now
 from households.api.permissions import IsHouseholdMember
 from households.selectors import sites_for_user
 from powersync_site.api_support import bounded_time_range_from_query
-from tariffs import sync
 from tariffs.models import TariffPush
 
 ENERGY_DEFAULT_SPAN = timedelta(hours=24)
@@ -103,7 +104,7 @@ class SiteViewSet(
 
     def _queue_sync(self, action_name: str) -> Response:
         site = self.get_object()
-        sync.site_sync_request(site_id=site.pk, reason=TariffPush.Reason.MANUAL)
+        dispatch.sync(site.pk, reason=TariffPush.Reason.MANUAL)
         body = {"site": site.pk, "action": action_name, "detail": "A sync of this site is queued."}
         return Response(ActionAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
@@ -111,7 +112,9 @@ class SiteViewSet(
     @action(detail=True, methods=["post"], throttle_scope="site_actions", pagination_class=None)
     def sync(self, request: Request, pk: str | None = None) -> Response:
         """Sync now (Home Assistant ``sync_now``): fetch fresh prices and push the tariff if it
-        changed. Queued; runs even when the auto-sync switch is off. Watch /pushes/ or /events/."""
+        changed. Queued; runs even when the auto-sync switch is off, but never over a higher
+        intent (a hold, a spike, a force discharge: see ``control``). Watch /pushes/ or
+        /events/."""
         return self._queue_sync("sync")
 
     @extend_schema(request=None, responses={202: ActionAcceptedSerializer})
@@ -137,15 +140,14 @@ class SiteViewSet(
     )
     def force_discharge(self, request: Request, pk: str | None = None) -> Response:
         """Make the battery export for ``minutes`` (15-120), then hand it back on time. Queued;
-        the state shows in ``automation_state.force_discharge_until``."""
+        the state shows in ``automation_state.force_discharge_until`` and ``control``."""
         site = self.get_object()
         params = ForceDischargeSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         minutes = int(params.validated_data["minutes"])
-        try:
-            force_discharge.force_discharge_start(site_id=site.pk, minutes=minutes)
-        except ValueError as exc:
-            raise ValidationError({"minutes": [str(exc)]}) from None
+        if not site.tesla_energy_site_id:
+            raise ValidationError({"site": ["Connect this site's Powerwall first."]})
+        force_discharge.force_discharge_start(site=site, minutes=minutes)
         body = {
             "site": site.pk,
             "action": "force_discharge",
@@ -156,11 +158,37 @@ class SiteViewSet(
     @extend_schema(request=None, responses={202: ActionAcceptedSerializer})
     @action(detail=True, methods=["post"], throttle_scope="site_actions", pagination_class=None)
     def restore(self, request: Request, pk: str | None = None) -> Response:
-        """End a force discharge now and give the battery back its saved mode and tariff."""
+        """End a force discharge now: the Powerwall goes back to what waits behind it."""
         site = self.get_object()
-        force_discharge.force_discharge_stop(site_id=site.pk)
-        body = {"site": site.pk, "action": "restore", "detail": "The restore is queued."}
+        stopped = force_discharge.force_discharge_stop(site=site)
+        detail = "The force discharge is ending." if stopped else "No force discharge was running."
+        body = {"site": site.pk, "action": "restore", "detail": detail}
         return Response(ActionAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: ActionAcceptedSerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="resume-sync",
+        throttle_scope="site_actions",
+        pagination_class=None,
+    )
+    def resume_sync(self, request: Request, pk: str | None = None) -> Response:
+        """End your hold (a plan or profile you put on): live price sync takes the tariff again,
+        built from fresh prices."""
+        site = self.get_object()
+        ended = holds.household_hold_end(site=site, by=request.user.get_username())
+        detail = "Your hold ended; live prices take over." if ended else "Nothing was held."
+        body = {"site": site.pk, "action": "resume_sync", "detail": detail}
+        return Response(ActionAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=SiteControlSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def control(self, request: Request, pk: str | None = None) -> Response:
+        """Who decides the Powerwall now and why, what waits behind it, any operator pause."""
+        site = self.get_object()
+        body = control_body(site_control(site=site, now=timezone.now()))
+        return Response(SiteControlSerializer(body).data)
 
 
 class SiteEnergyViewSet(viewsets.GenericViewSet[EnergySample]):

@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from automations.holds import HOLD_HOURS_CHOICES
 from devices.models import Site
 from households.models import Household
 from households.selectors import households_for_user, sites_for_user
@@ -245,9 +246,18 @@ class ProfileQuerySerializer(serializers.Serializer):
 
 
 class TariffPushRequestSerializer(serializers.Serializer):
-    """Which of the caller's sites receives the tariff (a profile defaults to its own site)."""
+    """Which of the caller's sites receives the tariff (a profile defaults to its own site), and
+    how long it is held there (live price sync waits meanwhile)."""
 
     site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.none(), required=False)
+    hours = serializers.ChoiceField(
+        choices=[(h, f"{h} hours") for h in HOLD_HOURS_CHOICES],
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Hold it for this many hours; omit to hold it until you resume price sync "
+        "(POST /sites/{id}/resume-sync/).",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from automations import holds
 from devices.api.serializers import ActionAcceptedSerializer
 from devices.api.views import site_for_request
 from devices.models import Site
@@ -49,11 +50,10 @@ from tariffs.api.serializers import (
     TouProfileSerializer,
     schedule_error_fields,
 )
-from tariffs.engine.custom_tou import ScheduleInvalid, render_custom_tariff, schedule_from_dict
+from tariffs.engine.custom_tou import ScheduleInvalid, schedule_from_dict
 from tariffs.engine.fingerprint import tariff_fingerprint
-from tariffs.engine.tesla_format import TariffInvalid
+from tariffs.engine.tesla_format import TariffInvalid, render_custom_tariff
 from tariffs.models import CustomTouSchedule, TariffPush, TouProfile
-from tariffs.push import tariff_push_request
 from tariffs.selectors import (
     custom_schedules_for_user,
     tariff_half_hours,
@@ -209,15 +209,17 @@ class CustomScheduleViewSet(viewsets.ModelViewSet[CustomTouSchedule]):
     @extend_schema(request=TariffPushRequestSerializer, responses={202: ActionAcceptedSerializer})
     @action(detail=True, methods=["post"], throttle_scope="site_actions", pagination_class=None)
     def push(self, request: Request, pk: str | None = None) -> Response:
-        """Put this plan on a Powerwall (``site`` required) as a one-off tariff. Queued; to keep
-        a site on the plan, make it the site's price source instead."""
+        """Put this plan on a Powerwall (``site`` required) and hold it there, until you resume
+        price sync or for ``hours``. Queued; to keep a site on the plan for good, make it the
+        site's price source instead."""
         schedule = self.get_object()
-        return _push_accepted(
+        return _hold_accepted(
             request,
             default_site=None,
             content=render_custom_tariff(schedule_from_dict(schedule.definition)),
-            reason=TariffPush.Reason.CUSTOM,
-            what=f"plan “{schedule.name}”",
+            name=schedule.name,
+            source="plan",
+            source_id=schedule.pk,
         )
 
 
@@ -311,15 +313,16 @@ class TouProfileViewSet(
     @extend_schema(request=TariffPushRequestSerializer, responses={202: ActionAcceptedSerializer})
     @action(detail=True, methods=["post"], throttle_scope="site_actions", pagination_class=None)
     def push(self, request: Request, pk: str | None = None) -> Response:
-        """Put this saved tariff on a Powerwall (``site``, default: the profile's own site).
-        Queued; with live sync on, the next routine sync replaces it."""
+        """Put this saved tariff on a Powerwall (``site``, default: the profile's own site) and
+        hold it there, until you resume price sync or for ``hours``. Queued."""
         profile = self.get_object()
-        return _push_accepted(
+        return _hold_accepted(
             request,
             default_site=profile.site,
             content=profile.tariff_content,
-            reason=TariffPush.Reason.PROFILE,
-            what=f"profile “{profile.name}”",
+            name=profile.name,
+            source="profile",
+            source_id=profile.pk,
         )
 
     @extend_schema(request=TouProfileSaveCurrentSerializer, responses={201: TouProfileSerializer})
@@ -339,10 +342,16 @@ class TouProfileViewSet(
         return Response(TouProfileSerializer(profile).data, status=status.HTTP_201_CREATED)
 
 
-def _push_accepted(
-    request: Request, *, default_site: Site | None, content: dict[str, Any], reason: str, what: str
+def _hold_accepted(
+    request: Request,
+    *,
+    default_site: Site | None,
+    content: dict[str, Any],
+    name: str,
+    source: str,
+    source_id: int,
 ) -> Response:
-    """Validate the target site and the tariff, queue the push, answer 202."""
+    """Validate the target site and the tariff, hold it there (automations.holds), answer 202."""
     params = TariffPushRequestSerializer(data=request.data, context={"request": request})
     params.is_valid(raise_exception=True)
     site = params.validated_data.get("site") or default_site
@@ -350,9 +359,20 @@ def _push_accepted(
         raise serializers.ValidationError({"site": ["Choose the site to push to."]})
     if not site.tesla_energy_site_id or site.needs_reauthorisation:
         raise serializers.ValidationError({"site": ["Connect this site's Powerwall first."]})
+    hours = params.validated_data.get("hours")
     try:
-        tariff_push_request(site=site, tariff_content=content, reason=reason, why=f"Push {what}")
+        holds.household_hold_start(
+            site=site,
+            tariff_content=content,
+            name=name,
+            source=source,
+            source_id=source_id,
+            hours=int(hours) if hours else None,
+            by=request.user.get_username(),
+        )
     except TariffInvalid as exc:
         raise serializers.ValidationError({"tariff": [str(exc)]}) from None
-    body = {"site": site.pk, "action": "push", "detail": f"A push of {what} is queued."}
+    held = f"for {hours} hours" if hours else "until you resume price sync"
+    detail = f"Your {source} “{name}” is queued for the Powerwall, held {held}."
+    body = {"site": site.pk, "action": "push", "detail": detail}
     return Response(ActionAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)

@@ -609,15 +609,3 @@ def schedule_to_dict(schedule: TouSchedule) -> dict[str, Any]:
     if schedule.code:
         result["code"] = schedule.code
     return result
-
-
-def render_custom_tariff(schedule: TouSchedule) -> dict[str, Any]:
-    """Validate ``schedule`` and render it as ``tariff_content_v2`` with its named periods.
-
-    The one renderer lives in ``tesla_format``; it imports this module for the model, hence the
-    import here rather than at the top (a module-level import would be circular).
-    """
-    from tariffs.engine.tesla_format import render_schedule
-
-    validate_schedule(schedule)
-    return render_schedule(schedule)

@@ -54,6 +54,7 @@ from tariffs.engine.custom_tou import (
     check_day_coverage,
     check_season_dates,
     half_hour_rates_for,
+    validate_schedule,
 )
 from tariffs.engine.model import PERIODS_PER_DAY, HalfHourRates, period_name
 
@@ -682,3 +683,9 @@ def parse_tariff_content_v2(payload: Any) -> TouSchedule:
         seasons=tuple(seasons),
         notes=tuple(notes),
     )
+
+
+def render_custom_tariff(schedule: TouSchedule) -> dict[str, Any]:
+    """Validate ``schedule`` and render it as ``tariff_content_v2`` with its named periods."""
+    validate_schedule(schedule)
+    return render_schedule(schedule)

@@ -12,11 +12,13 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from devices.models import AutomationState, DemandPeak, EnergySample, Site
+from automations.models import AutomationState
+from devices.models import DemandPeak, EnergySample, Site
 from households.models import Event, Membership
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
-from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
+from tariffs.engine.custom_tou import schedule_from_dict
 from tariffs.engine.fingerprint import tariff_fingerprint
+from tariffs.engine.tesla_format import render_custom_tariff
 from tariffs.models import CustomTouSchedule, TariffPush, TouProfile
 from tests.factories import MembershipFactory, SiteFactory
 

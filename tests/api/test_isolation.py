@@ -7,15 +7,15 @@ method it documents must be in ``object_requests``, so a new endpoint cannot ski
 from __future__ import annotations
 
 from typing import Any
-from unittest import mock
 
 import pytest
 from django.db import models
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
+from automations.models import AutomationState, SiteIntent, WritePause
 from credentials.models import SiteCredentials
-from devices.models import AutomationState, DemandPeak, EnergySample, Site
+from devices.models import DemandPeak, EnergySample, Site
 from households.models import Event, Household, Membership
 from tariffs.models import CustomTouSchedule, TariffPush, TouProfile
 from tests.api.conftest import World, error, flat_definition, tariff_content
@@ -27,6 +27,8 @@ WATCHED: tuple[type[models.Model], ...] = (
     Membership,
     Site,
     AutomationState,
+    SiteIntent,
+    WritePause,
     SiteCredentials,
     CustomTouSchedule,
     TouProfile,
@@ -66,6 +68,8 @@ def object_requests(other: World) -> list[tuple[str, str, str, Any]]:
             {"minutes": 30},
         ),
         ("post", "/api/v1/sites/{id}/restore/", f"/api/v1/sites/{site}/restore/", None),
+        ("post", "/api/v1/sites/{id}/resume-sync/", f"/api/v1/sites/{site}/resume-sync/", None),
+        ("get", "/api/v1/sites/{id}/control/", f"/api/v1/sites/{site}/control/", None),
         (
             "get",
             "/api/v1/sites/{site_id}/energy/samples/",
@@ -152,22 +156,14 @@ def test_every_object_endpoint_is_404_for_another_households_ids(
 ):
     other.add_amber_prices(other.push.created_at)
     before = snapshot()
-    with (
-        django_capture_on_commit_callbacks() as queued,
-        mock.patch("devices.force_discharge.force_discharge_start") as start,
-        mock.patch("devices.force_discharge.force_discharge_stop") as stop,
-        mock.patch("tariffs.sync.site_sync_request") as sync_request,
-    ):
+    with django_capture_on_commit_callbacks() as queued:
         for method, _template, path, body in object_requests(other):
             response = getattr(api, method)(path, body, format="json")
             assert response.status_code == 404, (method, path, response.status_code)
             assert error(response)["code"] == "not_found", (method, path)
             assert "Hijacked" not in response.content.decode()
     assert snapshot() == before
-    assert queued == []  # no sync or command was queued for their site
-    start.assert_not_called()
-    stop.assert_not_called()
-    sync_request.assert_not_called()
+    assert queued == []  # no sync, reconcile or command was queued for their site
 
 
 def test_the_walk_covers_every_documented_object_endpoint(world, other):
@@ -179,7 +175,44 @@ def test_the_walk_covers_every_documented_object_endpoint(world, other):
         for method in operations
     }
     walked = {(method, template) for method, template, _path, _body in object_requests(other)}
+    walked |= {(method, template) for method, template, _path, _body in staff_requests(other)}
     assert documented - walked == set()
+
+
+def staff_requests(other: World) -> list[tuple[str, str, str, Any]]:
+    """The operator's endpoints: a household member gets 403 from each, whatever the id."""
+    pause = WritePause.objects.create(scope="fleet", reason="incident")
+    return [
+        ("get", "/api/v1/ops/write-pauses/", "/api/v1/ops/write-pauses/", None),
+        (
+            "post",
+            "/api/v1/ops/write-pauses/",
+            "/api/v1/ops/write-pauses/",
+            {"scope": "fleet", "reason": "x"},
+        ),
+        (
+            "get",
+            "/api/v1/ops/write-pauses/{id}/",
+            f"/api/v1/ops/write-pauses/{pause.pk}/",
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/ops/write-pauses/{id}/resume/",
+            f"/api/v1/ops/write-pauses/{pause.pk}/resume/",
+            None,
+        ),
+    ]
+
+
+def test_the_operators_endpoints_are_403_for_households(api, world, other):
+    requests = staff_requests(other)
+    before = snapshot()
+    for method, _template, path, body in requests:
+        response = getattr(api, method)(path, body, format="json")
+        assert response.status_code == 403, (method, path)
+        assert error(response)["code"] == "permission_denied"
+    assert snapshot() == before
 
 
 def test_lists_never_show_another_households_objects(api, world, other):

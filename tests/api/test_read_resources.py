@@ -141,7 +141,10 @@ def test_sites_list_and_retrieve(api, world, other):
         "curtailment_active": False,
         "curtailment_since": None,
         "force_discharge_until": None,
-        "updated_at": world.site.automation_state.updated_at.isoformat().replace("+00:00", "Z"),
+        "household_hold_active": False,
+        "in_control": "Live price sync from Amber Electric, Amber's predicted forecast",
+        "in_step": True,
+        "updated_at": None,  # no reconcile yet
     }
     assert site["connection"] == {
         "price_source_ok": False,

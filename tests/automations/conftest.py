@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 import requests
 
+from automations.models import AutomationState
+from automations.reconcile import site_reconcile
+from automations.routine import SyncOutcome
 from credentials.models import SiteCredentials
-from devices.models import AutomationState, Site
+from devices.models import Site
 from ops.devrun import simulator_environment
 from simulator import SimulatorThread
 from tests.factories import SiteFactory
@@ -81,3 +84,10 @@ def new_tesla_writes(upstream, linked_site):
     """Callable: the writes the simulated Powerwall received since the test began."""
     seen = len(tesla_history(upstream, linked_site))
     return lambda: tesla_history(upstream, linked_site)[seen:]
+
+
+def site_sync(
+    *, site_id: int, reason: str, now: dt.datetime, due: dt.datetime | None = None
+) -> SyncOutcome | None:
+    """A sync as Beat's task asks for it: a reconcile that fetches prices now; its outcome."""
+    return site_reconcile(site_id=site_id, routine=reason, now=now, due=due).sync

@@ -9,13 +9,12 @@ from unittest import mock
 
 import pytest
 
+from automations import routine as sync
 from devices.models import Site
 from pricing.models import AmberPriceInterval
 from pricing.selectors import forecast_calibration_for
-from tariffs import sync
 from tariffs.engine.calibration import LEAD_S
-from tariffs.sync import site_sync
-from tests.automations.conftest import FROZEN_NOW, control
+from tests.automations.conftest import FROZEN_NOW, control, site_sync
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
 """Solar curtailment against the simulated Powerwall: a full episode, the never → pv_only → never
-nudge, no flapping on one noisy interval, duplicate deliveries, and the cases that stand aside."""
+nudge, no flapping on one noisy interval, duplicate deliveries, the cases that stand aside, and
+curtailment waiting behind a force discharge (and coming back after it)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from unittest import mock
 
 import pytest
 
-from devices.clients import tesla_client_for
-from devices.curtailment import (
+from automations.curtailment import (
     CurtailOutcome,
     interval_end_after,
-    site_curtailment_check,
+    site_curtailment_evaluate,
     sites_to_check,
 )
-from devices.models import AutomationState, DeviceCommand, Site
+from automations.force_discharge import force_discharge_start
+from automations.models import AutomationState, IntentKind, SiteIntent
+from automations.reconcile import Outcome, site_reconcile, site_reconcile_if_needed
+from devices.clients import tesla_client_for
+from devices.models import DeviceCommand, Site
 from households.models import Event
+from ops.locks import redis_client, redis_key
 from tasks import curtail
-from tasks.locks import site_lock
 from tests.automations.conftest import FROZEN_NOW, control, tesla_history
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -44,17 +48,28 @@ def rules_sent(writes: Writes) -> list[str]:
     ]
 
 
+def evaluate(
+    site: Site, feed_in: Decimal | None, now: dt.datetime, end: dt.datetime | None = None
+) -> CurtailOutcome:
+    """One curtailment check, then the site's reconcile when needed (as tasks.curtail)."""
+    outcome = site_curtailment_evaluate(
+        site_id=site.pk, feed_in_c_per_kwh=feed_in, interval_end=end, now=now
+    )
+    site_reconcile_if_needed(site_id=site.pk, changed=outcome.changed, now=now)
+    return outcome
+
+
 def check(site: Site, feed_in: Decimal | None, *, minutes: float) -> CurtailOutcome:
     """One check ``minutes`` after FROZEN_NOW (16:24 local, inside the 16:20-16:25 interval)."""
-    return site_curtailment_check(
-        site_id=site.pk,
-        feed_in_c_per_kwh=feed_in,
-        now=FROZEN_NOW + dt.timedelta(minutes=minutes),
-    )
+    return evaluate(site, feed_in, FROZEN_NOW + dt.timedelta(minutes=minutes))
 
 
 def state_of(site: Site) -> AutomationState:
     return AutomationState.objects.get(site=site)
+
+
+def curtailing(site: Site) -> bool:
+    return SiteIntent.objects.filter(site=site, kind=IntentKind.CURTAILMENT, active=True).exists()
 
 
 @pytest.fixture
@@ -64,9 +79,10 @@ def household_rule() -> str:
 
 @pytest.fixture
 def curtail_site(upstream, linked_site, household_rule) -> Site:
-    """Curtailment on; the Powerwall holds the household's export rule (the simulator's state
-    outlives a test, so it is set every time)."""
-    Site.objects.filter(pk=linked_site.pk).update(curtailment_enabled=True)
+    """Curtailment on, live price sync off (the tariff is not what these tests are about); the
+    Powerwall holds the household's export rule (the simulator's state outlives a test, so it
+    is set every time)."""
+    Site.objects.filter(pk=linked_site.pk).update(curtailment_enabled=True, tou_sync_enabled=False)
     linked_site.refresh_from_db()
     tesla_client_for(linked_site).set_grid_import_export(
         int(linked_site.tesla_energy_site_id),
@@ -91,19 +107,20 @@ def test_negative_feed_in_episode_restores_the_households_rule(upstream, curtail
     midday = dt.datetime.fromisoformat("2025-06-28T12:02:00+10:00")
     control(upstream, "/clock", {"now": midday.isoformat(), "speed": 0})
 
-    assert site_curtailment_check(site_id=curtail_site.pk, now=midday) == CurtailOutcome.CURTAILED
+    assert evaluate(curtail_site, None, midday) == CurtailOutcome.CURTAILED
     assert held(upstream, curtail_site)["export_rule"] == "never"
+    intent = SiteIntent.objects.get(site=curtail_site, kind=IntentKind.CURTAILMENT)
+    assert (intent.active, intent.since) == (True, midday)
     state = state_of(curtail_site)
-    assert state.curtailment_active
-    assert state.curtailment_since == midday
-    assert state.curtailment_saved_export_rule == "pv_only"
+    assert (state.household_export_rule, state.export_rule_owner) == ("pv_only", "curtailment")
     command = DeviceCommand.objects.get(site=curtail_site)
-    assert (command.kind, command.payload, command.status) == (
+    assert (command.kind, command.payload, command.status, command.intent) == (
         "export_rule",
         {"export_rule": "never"},
         "succeeded",
+        "curtailment",
     )
-    assert "exporting earns -" in command.reason
+    assert "Exporting earns -" in command.reason
 
     # Prices turn positive: restored only after two 5-minute intervals, each counted once.
     control(upstream, "/scenario", {"name": "normal"})
@@ -111,21 +128,23 @@ def test_negative_feed_in_episode_restores_the_households_rule(upstream, curtail
     for clock, expected in steps:
         now = dt.datetime.fromisoformat(f"2025-06-28T{clock}+10:00")
         control(upstream, "/clock", {"now": now.isoformat(), "speed": 0})
-        assert site_curtailment_check(site_id=curtail_site.pk, now=now) == expected
+        assert evaluate(curtail_site, None, now) == expected
 
     assert held(upstream, curtail_site)["export_rule"] == "pv_only"
     assert rules_sent(writes) == ["never", "pv_only"]
     state.refresh_from_db()
-    assert (state.curtailment_active, state.curtailment_since) == (False, None)
-    assert (state.curtailment_saved_export_rule, state.curtailment_calm_intervals) == ("", 0)
+    assert not curtailing(curtail_site)
+    assert (state.export_rule_owner, state.curtailment_calm_intervals) == ("", 0)
     decisions = list(
-        Event.objects.filter(site=curtail_site, automation="curtailment")
+        Event.objects.filter(site=curtail_site, intent__in=["curtailment", "household"])
         .order_by("id")
         .values_list("decision", flat=True)
     )
     assert decisions == [
         "Solar export stopped: exporting would cost money",
-        "Solar export restored (pv_only)",
+        "Export rule set to never",
+        "Solar export allowed again",
+        "Export rule back to yours: pv_only",
     ]
 
 
@@ -134,8 +153,8 @@ def test_tesla_already_never_is_nudged_through_pv_only(upstream, curtail_site, w
     assert check(curtail_site, COSTS, minutes=0) == CurtailOutcome.CURTAILED
     assert rules_sent(writes) == ["pv_only", "never"]
     assert held(upstream, curtail_site)["export_rule"] == "never"
-    # "never" is not a rule to go back to: the default is saved instead.
-    assert state_of(curtail_site).curtailment_saved_export_rule == "battery_ok"
+    # The household's own rule was never: that is what comes back (nothing to send then).
+    assert state_of(curtail_site).household_export_rule == "never"
     reasons = list(
         DeviceCommand.objects.filter(site=curtail_site)
         .order_by("id")
@@ -143,6 +162,10 @@ def test_tesla_already_never_is_nudged_through_pv_only(upstream, curtail_site, w
     )
     assert reasons[0][0] == {"export_rule": "pv_only"}
     assert "already says never" in reasons[0][1]
+    for minutes in (6, 11):
+        check(curtail_site, EARNS, minutes=minutes)
+    assert not curtailing(curtail_site)
+    assert rules_sent(writes) == ["pv_only", "never"]
 
 
 def test_zero_earnings_curtail_too(upstream, curtail_site, writes):
@@ -167,57 +190,62 @@ def test_one_noisy_interval_does_not_flap(upstream, curtail_site, writes):
 
 
 def test_duplicate_deliveries_send_one_command(upstream, curtail_site, writes):
-    end = interval_end_after(FROZEN_NOW + dt.timedelta(minutes=1))
+    now = FROZEN_NOW + dt.timedelta(minutes=1)
+    end = interval_end_after(now)
     for expected in (CurtailOutcome.CURTAILED, CurtailOutcome.IN_FORCE):
-        outcome = site_curtailment_check(
-            site_id=curtail_site.pk,
-            feed_in_c_per_kwh=COSTS,
-            interval_end=end,
-            now=FROZEN_NOW + dt.timedelta(minutes=1),
-        )
-        assert outcome == expected
+        assert evaluate(curtail_site, COSTS, now, end) == expected
     assert rules_sent(writes) == ["never"]
-    # A copy running while another check holds the site's lock stands aside.
-    with site_lock("curtail", curtail_site.pk, ttl_seconds=10):
-        assert check(curtail_site, EARNS, minutes=7) == CurtailOutcome.BUSY
-    assert check(curtail_site, EARNS, minutes=7) == CurtailOutcome.CALMING
+    # A copy that meets another reconcile of the site leaves its request to the holder.
+    lock = redis_client().lock(redis_key("lock", "site", curtail_site.pk), timeout=10)
+    assert lock.acquire(blocking=False)
+    try:
+        outcome = site_curtailment_evaluate(
+            site_id=curtail_site.pk,
+            feed_in_c_per_kwh=EARNS,
+            now=FROZEN_NOW + dt.timedelta(minutes=7),
+        )
+        assert outcome == CurtailOutcome.CALMING
+        result = site_reconcile(site_id=curtail_site.pk, now=FROZEN_NOW + dt.timedelta(minutes=7))
+        assert result.outcome == Outcome.BUSY
+    finally:
+        lock.release()
+    assert check(curtail_site, EARNS, minutes=7) == CurtailOutcome.COUNTED
     assert check(curtail_site, EARNS, minutes=12) == CurtailOutcome.RESTORED
     assert check(curtail_site, EARNS, minutes=12) == CurtailOutcome.NORMAL
     assert rules_sent(writes) == ["never", "battery_ok"]
-    assert Event.objects.filter(site=curtail_site, automation="curtailment").count() == 2
+    assert DeviceCommand.objects.filter(site=curtail_site).count() == 2
 
 
 def test_price_of_an_interval_that_is_over_is_ignored(upstream, curtail_site, writes):
-    outcome = site_curtailment_check(
-        site_id=curtail_site.pk,
-        feed_in_c_per_kwh=COSTS,
-        interval_end=FROZEN_NOW - dt.timedelta(minutes=4),
-        now=FROZEN_NOW,
-    )
+    outcome = evaluate(curtail_site, COSTS, FROZEN_NOW, FROZEN_NOW - dt.timedelta(minutes=4))
     assert outcome == CurtailOutcome.STALE
     assert writes() == []
 
 
 @pytest.mark.parametrize("household_rule", ["pv_only"])
-def test_crash_after_the_command_is_repaired_with_the_saved_rule(upstream, curtail_site, writes):
-    """A worker saved the rule and sent "never", then died before marking the state."""
+def test_crash_after_the_command_is_repaired_from_the_write_ahead(upstream, curtail_site, writes):
+    """A worker wrote ahead (owner, the household's rule, unsure), sent "never", and died before
+    recording it: the next pass reads the Powerwall back and never takes "never" for the
+    household's own rule."""
+    check(curtail_site, COSTS, minutes=0)
     AutomationState.objects.filter(site=curtail_site).update(
-        curtailment_saved_export_rule="pv_only"
+        held_unsure=True, held_export_rule="pv_only"
     )
-    tesla_client_for(curtail_site).set_grid_import_export(
-        int(curtail_site.tesla_energy_site_id), export_rule="never"
-    )
-    assert check(curtail_site, COSTS, minutes=0) == CurtailOutcome.CURTAILED
+    site_reconcile(site_id=curtail_site.pk, now=FROZEN_NOW + dt.timedelta(minutes=1))
     state = state_of(curtail_site)
-    assert (state.curtailment_active, state.curtailment_saved_export_rule) == (True, "pv_only")
-    assert rules_sent(writes)[-2:] == ["pv_only", "never"]
+    assert (state.held_unsure, state.held_export_rule) == (False, "never")
+    assert state.household_export_rule == "pv_only"
+    assert rules_sent(writes) == ["never"]  # read back, nothing sent twice
+    for minutes in (6, 11):
+        check(curtail_site, EARNS, minutes=minutes)
+    assert held(upstream, curtail_site)["export_rule"] == "pv_only"
 
 
 def test_disabled_site_does_nothing(upstream, curtail_site, writes):
     Site.objects.filter(pk=curtail_site.pk).update(curtailment_enabled=False)
     assert check(curtail_site, COSTS, minutes=0) == CurtailOutcome.DISABLED
     assert writes() == []
-    assert not state_of(curtail_site).curtailment_active
+    assert not curtailing(curtail_site)
     assert curtail_site.pk not in sites_to_check()
 
 
@@ -230,35 +258,52 @@ def test_turning_curtailment_off_mid_episode_restores(upstream, curtail_site, wr
     assert curtail_site.pk not in sites_to_check()
 
 
-def test_force_discharge_owns_the_battery(upstream, curtail_site, writes):
-    AutomationState.objects.filter(site=curtail_site).update(
-        force_discharge_until=FROZEN_NOW + dt.timedelta(minutes=30)
-    )
-    assert check(curtail_site, COSTS, minutes=0) == CurtailOutcome.PAUSED
-    assert writes() == []
-    assert not state_of(curtail_site).curtailment_active
-    # Once it is over, curtailment acts.
-    assert check(curtail_site, COSTS, minutes=31) == CurtailOutcome.CURTAILED
+def test_a_force_discharge_outranks_curtailment_which_comes_back_after_it(
+    upstream, curtail_site, writes, django_capture_on_commit_callbacks
+):
+    """Curtailment keeps its intent while a force discharge exports (battery_ok), and its never
+    is back when the discharge ends: nothing undoes it while feed-in still costs."""
+    start = FROZEN_NOW + dt.timedelta(minutes=1)
+    assert evaluate(curtail_site, COSTS, start) == CurtailOutcome.CURTAILED
+    with django_capture_on_commit_callbacks(execute=False):
+        until = force_discharge_start(site=curtail_site, minutes=15, now=start)
+    site_reconcile(site_id=curtail_site.pk, now=start)
+    assert held(upstream, curtail_site)["export_rule"] == "battery_ok"
+    assert check(curtail_site, COSTS, minutes=6) == CurtailOutcome.IN_FORCE
+    assert held(upstream, curtail_site)["export_rule"] == "battery_ok"  # still discharging
+    site_reconcile(site_id=curtail_site.pk, now=until)
+    assert held(upstream, curtail_site)["export_rule"] == "never"  # curtailment, not battery_ok
+    assert curtailing(curtail_site)
+    assert rules_sent(writes) == ["never", "battery_ok", "never"]
+    state = state_of(curtail_site)
+    assert (state.export_rule_owner, state.household_export_rule) == ("curtailment", "battery_ok")
 
 
-def test_site_needing_reauthorisation_is_paused(upstream, curtail_site, writes):
+def test_site_needing_reauthorisation_is_not_checked_and_sends_nothing(
+    upstream, curtail_site, writes
+):
     Site.objects.filter(pk=curtail_site.pk).update(needs_reauthorisation=True)
-    assert check(curtail_site, COSTS, minutes=0) == CurtailOutcome.PAUSED
+    check(curtail_site, COSTS, minutes=0)
     assert writes() == []
     assert curtail_site.pk not in sites_to_check()
+    assert state_of(curtail_site).last_reconcile_outcome == Outcome.PAUSED
 
 
 def test_check_site_task_passes_the_listener_price_through(curtail_site):
-    with mock.patch.object(curtail.curtailment, "site_curtailment_check") as service:
+    with (
+        mock.patch.object(curtail.curtailment, "site_curtailment_evaluate") as service,
+        mock.patch.object(curtail.reconcile, "site_reconcile_if_needed"),
+    ):
+        service.return_value = CurtailOutcome.NORMAL
         curtail.check_site(curtail_site.pk, "-3.25", "2025-06-28T06:25:00+00:00")
         curtail.check_site(curtail_site.pk)
-    assert service.call_args_list == [
-        mock.call(
-            site_id=curtail_site.pk,
-            feed_in_c_per_kwh=Decimal("-3.25"),
-            interval_end=dt.datetime(2025, 6, 28, 6, 25, tzinfo=dt.UTC),
-        ),
-        mock.call(site_id=curtail_site.pk, feed_in_c_per_kwh=None, interval_end=None),
+    assert [c.kwargs["feed_in_c_per_kwh"] for c in service.call_args_list] == [
+        Decimal("-3.25"),
+        None,
+    ]
+    assert [c.kwargs["interval_end"] for c in service.call_args_list] == [
+        dt.datetime(2025, 6, 28, 6, 25, tzinfo=dt.UTC),
+        None,
     ]
 
 
@@ -266,7 +311,7 @@ def test_check_site_task_reads_amber_when_no_price_is_given(upstream, curtail_si
     # 16:24 normal scenario: exporting earns money, so nothing happens.
     curtail.check_site(curtail_site.pk)
     assert writes() == []
-    assert not state_of(curtail_site).curtailment_active
+    assert not curtailing(curtail_site)
 
 
 def test_check_all_fans_out_with_expiry(curtail_site):

@@ -40,21 +40,23 @@ from celery.signals import task_postrun
 from django.conf import settings
 from kombu import Queue
 
+from automations.models import AutomationState
+from automations.routine import SyncOutcome
 from credentials.models import SiteCredentials
-from devices.models import AutomationState, DeviceCommand, Site
+from devices.models import DeviceCommand, Site
 from households.models import Event
 from powersync_site.celery import app as celery_app
 from pricing.clients import amber_client
 from pricing.models import AmberPriceInterval
 from pricing.selectors import forecast_calibration_for
 from simulator import SimulatorThread
+from tariffs.change_rule import push_needed
 from tariffs.engine.custom_tou import half_hour_rates_for
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.engine.model import PERIODS_PER_DAY
 from tariffs.engine.tesla_format import parse_tariff_content_v2
 from tariffs.models import TariffPush
 from tariffs.site_tariff import SiteTariff, amber_site_tariff, current_half_hour_index
-from tariffs.sync import SyncOutcome, push_needed
 from tasks import sync as sync_tasks
 from tests.automations.conftest import control
 

@@ -11,13 +11,13 @@ from unittest import mock
 
 import pytest
 
+from automations.routine import SyncOutcome
 from devices.clients import tesla_client_for
 from devices.providers.tesla import TeslaEnergyClient
 from households.models import Event
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.models import TariffPush
-from tariffs.sync import SyncOutcome, site_sync
-from tests.automations.conftest import FROZEN_NOW, control
+from tests.automations.conftest import FROZEN_NOW, control, site_sync
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -56,9 +56,13 @@ def test_the_same_tariff_reformatted_is_confirmed(upstream, linked_site):
 
 
 def test_an_identical_read_back_needs_no_fingerprint(upstream, linked_site):
-    with mock.patch("tariffs.push.tariff_fingerprint", wraps=tariff_fingerprint) as fingerprint:
+    with (
+        mock.patch("automations.reconcile.tariff_fingerprint", wraps=tariff_fingerprint) as built,
+        mock.patch("automations.writes.tariff_fingerprint", wraps=tariff_fingerprint) as pushed,
+    ):
         site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW)
-    assert fingerprint.call_count == 1  # the tariff sent; the echo is compared as it is
+    # The tariff sent, once; the echo is compared as it is.
+    assert built.call_count + pushed.call_count == 1
     assert TariffPush.objects.get(site=linked_site).status == TariffPush.Status.CONFIRMED
 
 

@@ -1,5 +1,6 @@
-"""AEMO spike response and force discharge against the simulated Powerwall: take over, export,
-hand back — including the crash cases (state lives in the database)."""
+"""AEMO spike response and force discharge against the simulated Powerwall: the intent goes on,
+the reconcile takes the battery over, exports, and hands it back to what waits behind: including
+the crash cases (state lives in the database)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ from unittest import mock
 
 import pytest
 
-from devices import battery_override
+from automations import overrides
+from automations.force_discharge import force_discharge_start, force_discharge_stop
+from automations.models import AutomationState, IntentKind, SiteIntent
+from automations.reconcile import site_reconcile, site_reconcile_if_needed
+from automations.spike import aemo_prices_check, site_spike_evaluate, sites_to_evaluate
+from automations.writes import tariff_push
 from devices.clients import tesla_client_for
-from devices.force_discharge import force_discharge_begin, force_discharge_end
-from devices.models import AutomationState, Site
+from devices.models import Site
 from households.models import Event
-from pricing.spike import aemo_prices_check, site_spike_evaluate, sites_to_evaluate
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.engine.model import HalfHourRates
 from tariffs.engine.tesla_format import render_half_hour_tariff
 from tariffs.models import TariffPush, TouProfile
-from tariffs.push import tariff_push
 from tests.automations.conftest import FROZEN_NOW, control
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -37,8 +40,11 @@ def held(upstream, site: Site) -> dict[str, Any]:
 
 @pytest.fixture
 def spiky_site(linked_site, household_upstream) -> Site:
+    """Spike response on; live price sync off, so the household's own tariff is what a spike
+    hands back (with sync on, live prices take over from fresh data instead)."""
     Site.objects.filter(pk=linked_site.pk).update(
         spike_detection_enabled=True,
+        tou_sync_enabled=False,
         aemo_region=household_upstream["region"],
         spike_threshold_dollars_per_mwh=Decimal("300"),
     )
@@ -48,31 +54,44 @@ def spiky_site(linked_site, household_upstream) -> Site:
 
 @pytest.fixture
 def household_tariff(upstream, spiky_site) -> dict[str, Any]:
-    """The battery runs self-consumption with the household's own tariff, pushed by us."""
+    """The battery runs self-consumption with the household's own tariff (set up directly, as
+    the household would in the Tesla app)."""
     client = tesla_client_for(spiky_site)
     client.set_operation_mode(int(spiky_site.tesla_energy_site_id), "self_consumption")
     content = render_half_hour_tariff(HOUSEHOLD_RATES, plan_name="Household", utility="Test")
-    push = tariff_push(
-        site=spiky_site, client=client, content=content, reason="manual", why="test setup"
+    pushed = tariff_push(
+        site=spiky_site,
+        client=client,
+        content=content,
+        reason="manual",
+        why="test setup",
+        intent=IntentKind.HOUSEHOLD,
     )
-    assert push.status == TariffPush.Status.CONFIRMED
+    assert pushed.push.status == TariffPush.Status.CONFIRMED
     return content
 
 
-def evaluate(site: Site, rrp: str, *, minutes: int) -> str:
-    return site_spike_evaluate(
+def check(site: Site, rrp: str, *, minutes: int) -> str:
+    """One spike check, then the site's reconcile when needed (as tasks.spike.evaluate_site)."""
+    moment = FROZEN_NOW + dt.timedelta(minutes=minutes)
+    what = site_spike_evaluate(
         site_id=site.pk,
         rrp_dollars_per_mwh=Decimal(rrp),
-        interval_end=FROZEN_NOW + dt.timedelta(minutes=minutes),
-        now=FROZEN_NOW + dt.timedelta(minutes=minutes),
+        interval_end=moment,
+        now=moment,
     )
+    site_reconcile_if_needed(
+        site_id=site.pk, changed=what in ("started", "refreshed", "ended"), now=moment
+    )
+    return what
 
 
 def test_spike_from_start_to_restore(upstream, spiky_site, household_tariff, new_tesla_writes):
-    assert evaluate(spiky_site, "5000", minutes=1) == "spike tariff pushed"
+    assert check(spiky_site, "5000", minutes=1) == "started"
+    assert SiteIntent.objects.get(site=spiky_site, kind=IntentKind.SPIKE).active
     state = AutomationState.objects.get(site=spiky_site)
-    assert state.spike_active
-    assert state.saved_operation_mode == "self_consumption"
+    assert state.household_operation_mode == "self_consumption"
+    assert (state.tariff_owner, state.operation_mode_owner) == ("spike", "spike")
     backup = TouProfile.objects.get(site=spiky_site, kind=TouProfile.Kind.PRE_SPIKE)
     assert backup.fingerprint == tariff_fingerprint(household_tariff)
     battery = held(upstream, spiky_site)
@@ -83,45 +102,62 @@ def test_spike_from_start_to_restore(upstream, spiky_site, household_tariff, new
     current = f"PERIOD_{local.hour:02d}_{local.minute - local.minute % 30:02d}"
     assert rates[current] == 5
     assert sorted(rates.values()).count(5) == 2
+    # Tariff first, then the mode (the export tariff is in place before autonomous follows it).
+    assert [w["command"] for w in new_tesla_writes()] == ["time_of_use_settings", "operation"]
 
     writes = len(new_tesla_writes())
-    assert evaluate(spiky_site, "6000", minutes=2) == "spike tariff in force"
+    assert check(spiky_site, "6000", minutes=2) == "holding"
     assert len(new_tesla_writes()) == writes  # no second push in the same half-hour
 
-    assert evaluate(spiky_site, "280", minutes=5) == "holding"  # above 300 * 0.9
-    assert evaluate(spiky_site, "100", minutes=10) == "calming"
-    assert evaluate(spiky_site, "100", minutes=10) == "counted"  # same interval, counted once
-    assert evaluate(spiky_site, "90", minutes=15) == "restored"
+    assert check(spiky_site, "280", minutes=5) == "holding"  # above 300 * 0.9
+    assert check(spiky_site, "100", minutes=10) == "calming"
+    assert check(spiky_site, "100", minutes=10) == "counted"  # same interval, counted once
+    assert check(spiky_site, "90", minutes=15) == "ended"
 
     battery = held(upstream, spiky_site)
     assert tariff_fingerprint(battery["tariff_content_v2"]) == tariff_fingerprint(household_tariff)
     assert battery["operation_mode"] == "self_consumption"
     state.refresh_from_db()
-    assert (state.spike_active, state.saved_profile_id, state.saved_operation_mode) == (
-        False,
-        None,
+    assert (state.tariff_owner, state.operation_mode_owner, state.tariff_backup_id) == (
         "",
+        "",
+        None,
     )
+    assert state.in_step
     commands = [w["command"] for w in new_tesla_writes()]
     # Restore order: tariff first, then the mode.
     assert commands[-2:] == ["time_of_use_settings", "operation"]
+    assert len(commands) == 4  # two to take over, two to give back: nothing twice
     decisions = list(
-        Event.objects.filter(site=spiky_site, automation="spike").values_list("decision", flat=True)
+        Event.objects.filter(site=spiky_site, intent__in=["spike", "household"]).values_list(
+            "decision", flat=True
+        )
     )
     assert "Price spike: exporting at spike prices" in decisions
-    assert "Spike over: tariff and mode restored" in decisions
+    assert "Spike over: the Powerwall goes back to what waits behind it" in decisions
+    assert "Operation mode back to yours: self_consumption" in decisions
+
+
+def test_the_spike_window_moves_with_the_half_hour_once(upstream, spiky_site, household_tariff):
+    check(spiky_site, "5000", minutes=1)
+    pushes = TariffPush.objects.filter(site=spiky_site, reason=TariffPush.Reason.SPIKE)
+    assert pushes.count() == 1
+    assert check(spiky_site, "5000", minutes=7) == "refreshed"  # 16:31: a new half-hour
+    assert check(spiky_site, "5000", minutes=8) == "holding"
+    assert pushes.count() == 2
+    assert TouProfile.objects.filter(site=spiky_site).count() == 1  # one backup per takeover
 
 
 def test_spike_tariff_is_never_saved_as_the_pre_spike_tariff(
     upstream, spiky_site, household_tariff
 ):
-    evaluate(spiky_site, "5000", minutes=1)
-    # A crash lost the saved state while Tesla holds our spike tariff.
+    check(spiky_site, "5000", minutes=1)
+    # A crash lost what the reconcile knew while Tesla holds our spike tariff.
     TouProfile.objects.filter(site=spiky_site).delete()
     AutomationState.objects.filter(site=spiky_site).update(
-        saved_profile=None, saved_operation_mode="", spike_tariff_half_hour=None
+        tariff_owner="", tariff_backup=None, held_unsure=True
     )
-    assert evaluate(spiky_site, "5000", minutes=2) == "spike tariff pushed"
+    site_reconcile(site_id=spiky_site.pk, now=END_1)
     backup = TouProfile.objects.get(site=spiky_site, kind=TouProfile.Kind.PRE_SPIKE)
     assert backup.fingerprint == tariff_fingerprint(household_tariff)
 
@@ -136,12 +172,13 @@ def test_a_synced_tariff_is_built_on_from_its_stored_rates_without_parsing(upstr
         content=content,
         reason="forecast",
         why="a sync",
+        intent=IntentKind.ROUTINE,
         rates=HOUSEHOLD_RATES,
     )
     with mock.patch.object(
-        battery_override, "parse_tariff_content_v2", side_effect=AssertionError("parsed")
+        overrides, "parse_tariff_content_v2", side_effect=AssertionError("parsed")
     ):
-        assert evaluate(spiky_site, "5000", minutes=1) == "spike tariff pushed"
+        assert check(spiky_site, "5000", minutes=1) == "started"
     sell = held(upstream, spiky_site)["tariff_content_v2"]["sell_tariff"]["energy_charges"]
     rates = sorted(sell["Summer"]["rates"].values())
     assert rates.count(5) == 2  # the current and next half-hours
@@ -149,24 +186,37 @@ def test_a_synced_tariff_is_built_on_from_its_stored_rates_without_parsing(upstr
 
 
 def test_worker_killed_mid_restore_is_repaired(upstream, spiky_site, household_tariff):
-    evaluate(spiky_site, "5000", minutes=1)
-    # The worker ended the spike in the database and died before restoring the battery.
-    AutomationState.objects.filter(site=spiky_site).update(spike_active=False)
-    assert spiky_site.pk in battery_override.sites_needing_release(now=END_1)
-    client = tesla_client_for(spiky_site)
-    assert battery_override.battery_override_release(
-        site=spiky_site, client=client, reason="restore", why="repair", now=END_1
-    )
+    check(spiky_site, "5000", minutes=1)
+    # The spike ended in the database and the worker died before any reconcile ran.
+    SiteIntent.objects.filter(site=spiky_site, kind=IntentKind.SPIKE).update(active=False)
+    AutomationState.objects.filter(site=spiky_site).update(intent_kinds="")
+    site_reconcile(site_id=spiky_site.pk, now=END_1)
     battery = held(upstream, spiky_site)
     assert tariff_fingerprint(battery["tariff_content_v2"]) == tariff_fingerprint(household_tariff)
     assert battery["operation_mode"] == "self_consumption"
-    assert spiky_site.pk not in battery_override.sites_needing_release(now=END_1)
+
+
+def test_killed_after_sending_before_recording_reads_back_instead_of_guessing(
+    upstream, spiky_site, household_tariff, new_tesla_writes
+):
+    """The write-ahead left held_unsure set and the owner recorded: the next pass reads the
+    Powerwall back, finds the mode already sent, and sends nothing twice."""
+    check(spiky_site, "5000", minutes=1)
+    writes = len(new_tesla_writes())
+    AutomationState.objects.filter(site=spiky_site).update(
+        held_unsure=True, held_operation_mode="self_consumption"
+    )
+    site_reconcile(site_id=spiky_site.pk, now=END_1)
+    assert len(new_tesla_writes()) == writes
+    state = AutomationState.objects.get(site=spiky_site)
+    assert (state.held_unsure, state.held_operation_mode) == (False, "autonomous")
+    assert state.household_operation_mode == "self_consumption"  # never our own autonomous
 
 
 def test_spike_detection_off_ignores_the_price(upstream, spiky_site, household_tariff):
     Site.objects.filter(pk=spiky_site.pk).update(spike_detection_enabled=False)
-    assert evaluate(spiky_site, "9000", minutes=1) == "normal"
-    assert not AutomationState.objects.get(site=spiky_site).spike_active
+    assert check(spiky_site, "9000", minutes=1) == "normal"
+    assert not SiteIntent.objects.filter(site=spiky_site, active=True).exists()
 
 
 def test_one_aemo_read_fans_out_to_the_spiking_region_only(upstream, spiky_site):
@@ -181,13 +231,17 @@ def test_one_aemo_read_fans_out_to_the_spiking_region_only(upstream, spiky_site)
     )
 
 
-def test_force_discharge_exports_then_restores(upstream, spiky_site, household_tariff):
+def test_force_discharge_exports_then_restores(
+    upstream, spiky_site, household_tariff, django_capture_on_commit_callbacks
+):
     client = tesla_client_for(spiky_site)
     client.set_grid_import_export(int(spiky_site.tesla_energy_site_id), export_rule="never")
-    until = force_discharge_begin(site_id=spiky_site.pk, minutes=45, now=END_1)
+    with django_capture_on_commit_callbacks(execute=False):
+        until = force_discharge_start(site=spiky_site, minutes=45, now=END_1)
+    site_reconcile(site_id=spiky_site.pk, now=END_1)
     assert held(upstream, spiky_site)["export_rule"] == "battery_ok"  # curtailed → may export
-    state = AutomationState.objects.get(site=spiky_site)
-    assert state.force_discharge_until == until
+    intent = SiteIntent.objects.get(site=spiky_site, kind=IntentKind.FORCE_DISCHARGE)
+    assert (intent.active, intent.until) == (True, until)
     battery = held(upstream, spiky_site)
     sells = battery["tariff_content_v2"]["sell_tariff"]["energy_charges"]["Summer"]["rates"]
     # 16:25 + 45 min = 17:10 local: the 16:00, 16:30 and 17:00 half-hours export.
@@ -198,13 +252,31 @@ def test_force_discharge_exports_then_restores(upstream, spiky_site, household_t
     ]
     assert battery["operation_mode"] == "autonomous"
 
-    # The end task of an earlier, shorter request arrives: this discharge still owns the battery.
-    earlier = until - dt.timedelta(minutes=15)
-    assert not force_discharge_end(site_id=spiky_site.pk, expected_until=earlier, now=earlier)
+    # A reconcile before its time changes nothing; at its time the discharge ends by itself.
+    site_reconcile(site_id=spiky_site.pk, now=until - dt.timedelta(minutes=15))
     assert held(upstream, spiky_site)["operation_mode"] == "autonomous"
-    assert force_discharge_end(site_id=spiky_site.pk, expected_until=until, now=until)
+    site_reconcile(site_id=spiky_site.pk, now=until)
     battery = held(upstream, spiky_site)
     assert tariff_fingerprint(battery["tariff_content_v2"]) == tariff_fingerprint(household_tariff)
     assert battery["operation_mode"] == "self_consumption"
     assert battery["export_rule"] == "never"  # the rule it had before, back again
-    assert AutomationState.objects.get(site=spiky_site).force_discharge_until is None
+    assert not SiteIntent.objects.get(site=spiky_site, kind=IntentKind.FORCE_DISCHARGE).active
+    assert Event.objects.filter(
+        site=spiky_site, decision="Force discharge ended: its time was up"
+    ).exists()
+
+
+def test_stopping_a_force_discharge_early_hands_back_at_once(
+    upstream, spiky_site, household_tariff, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        force_discharge_start(site=spiky_site, minutes=30, now=END_1)
+    site_reconcile(site_id=spiky_site.pk, now=END_1)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert force_discharge_stop(site=spiky_site)
+        assert not force_discharge_stop(site=spiky_site)  # stopping twice: nothing more
+    assert len(queued) == 1
+    site_reconcile(site_id=spiky_site.pk, now=END_1 + dt.timedelta(minutes=2))
+    battery = held(upstream, spiky_site)
+    assert tariff_fingerprint(battery["tariff_content_v2"]) == tariff_fingerprint(household_tariff)
+    assert battery["operation_mode"] == "self_consumption"

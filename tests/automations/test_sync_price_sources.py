@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from automations.routine import SyncOutcome, aemo_series_refresh
 from devices.models import Site
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.models import CustomTouSchedule, TariffPush
-from tariffs.sync import SyncOutcome, aemo_series_refresh, site_sync
-from tests.automations.conftest import FROZEN_NOW, control
+from tests.automations.conftest import FROZEN_NOW, control, site_sync
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 

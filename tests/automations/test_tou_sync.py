@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
-from devices.models import AutomationState, DeviceCommand, Site
+from automations.intents import ROUTINE_WHY, intent_set
+from automations.models import AutomationState, IntentKind
+from automations.reconcile import Outcome, site_reconcile
+from automations.routine import SyncOutcome
+from devices.models import DeviceCommand, Site
 from households.models import Event
+from ops.locks import redis_client, redis_key
 from pricing.models import AmberPriceInterval
 from pricing.providers import amber
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.models import TariffPush
-from tariffs.sync import SyncOutcome, site_sync
-from tasks.locks import site_lock
-from tests.automations.conftest import FROZEN_NOW, control
+from tests.automations.conftest import FROZEN_NOW, control, site_sync
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -125,21 +129,47 @@ def test_amber_outage_raises_for_retry_and_pushes_nothing(upstream, linked_site,
     assert not TariffPush.objects.filter(site=linked_site).exists()
 
 
-def test_spike_owns_the_tariff(upstream, linked_site, new_tesla_writes):
-    AutomationState.objects.filter(site=linked_site).update(spike_active=True)
-    assert (
-        site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == SyncOutcome.PAUSED
+def test_a_hold_owns_the_tariff_and_the_sync_says_so(upstream, linked_site, new_tesla_writes):
+    site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW)
+    writes = len(new_tesla_writes())
+    intent_set(
+        site_id=linked_site.pk,
+        household_id=linked_site.household_id,
+        kind=IntentKind.HOUSEHOLD_HOLD,
+        why="held",
+        data=hold_data(),
     )
-    assert new_tesla_writes() == []
+    AutomationState.objects.filter(site=linked_site).update(
+        tariff_owner=IntentKind.HOUSEHOLD_HOLD,
+        held_tariff_fingerprint=hold_data()["fingerprint"],
+    )
+    amber_calls = control(upstream, "/stats")["requests"]["amber"]
+    assert site_sync(site_id=linked_site.pk, reason="settled", now=FROZEN_NOW) == SyncOutcome.HELD
+    assert len(new_tesla_writes()) == writes
+    assert control(upstream, "/stats")["requests"]["amber"] == amber_calls  # no fetch at all
+    state = AutomationState.objects.get(site=linked_site)
+    assert "your held tariff" in state.last_sync_detail
 
 
-def test_one_sync_in_flight_per_site(upstream, linked_site, new_tesla_writes):
-    with site_lock("sync", linked_site.pk, ttl_seconds=30) as held:
-        assert held
-        assert site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == (
-            SyncOutcome.BUSY
-        )
-    assert new_tesla_writes() == []
+def test_a_sync_that_meets_a_reconcile_in_flight_is_run_by_its_holder(
+    upstream, linked_site, new_tesla_writes
+):
+    """Nothing asked for is dropped: the request is left for the holder, who runs it next."""
+    lock = redis_client().lock(redis_key("lock", "site", linked_site.pk), timeout=30)
+    assert lock.acquire(blocking=False)
+    try:
+        result = site_reconcile(site_id=linked_site.pk, routine="forecast", now=FROZEN_NOW)
+        assert result.outcome == Outcome.BUSY
+        assert new_tesla_writes() == []
+    finally:
+        lock.release()
+    # The next holder, done with its own pass (which put live prices on), finds the request and
+    # runs the sync too: recorded, and nothing pushed twice.
+    assert redis_client().get(redis_key("reconcile-pending", linked_site.pk)) == b"forecast"
+    site_reconcile(site_id=linked_site.pk, now=FROZEN_NOW)
+    state = AutomationState.objects.get(site=linked_site)
+    assert (state.last_sync_at, state.last_sync_outcome) == (FROZEN_NOW, SyncOutcome.UNCHANGED)
+    assert len([w for w in new_tesla_writes() if w["command"] == "time_of_use_settings"]) == 1
 
 
 def test_write_budget_holds_back_routine_syncs(upstream, linked_site, new_tesla_writes, settings):
@@ -178,7 +208,7 @@ def test_the_beat_fan_out_queues_forecast_now_and_settled_when_due(linked_site):
     with (
         mock.patch.object(sync_tasks.sync_site, "apply_async") as per_site,
         mock.patch.object(sync_tasks.sync_all_settled, "apply_async") as settled_fan_out,
-        mock.patch.object(sync_tasks.sync, "aemo_series_refresh", return_value=0),
+        mock.patch.object(sync_tasks.routine, "aemo_series_refresh", return_value=0),
     ):
         sync_tasks.sync_all()
     assert [c.args[0] for c in per_site.call_args_list] == [(linked_site.pk, "forecast")]
@@ -196,14 +226,22 @@ def test_the_beat_fan_out_queues_forecast_now_and_settled_when_due(linked_site):
 
 def test_database_round_trips_per_sync_stay_few(upstream, linked_site, django_assert_num_queries):
     """At thousands of sites every query counts (bench/bench_sync.py): the push path reads the
-    site with its state and credentials once, and writes the push, the command, the event."""
+    site with its state, credentials and any pause once (live price sync alone needs no intent
+    row), writes ahead who owns the tariff, then the push, the command, the event, and the
+    outcome."""
     Site.objects.filter(pk=linked_site.pk).update(teslemetry_region="na")
+    intent_set(
+        site_id=linked_site.pk,
+        household_id=linked_site.household_id,
+        kind=IntentKind.ROUTINE,
+        why=ROUTINE_WHY,
+    )
     # Steady state: synced earlier in this half-hour. (A half-hour's first sync also stores the
     # forecasts: one more insert.)
     AutomationState.objects.filter(site=linked_site).update(
         last_sync_at=FROZEN_NOW - dt.timedelta(minutes=1)
     )
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         assert site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == (
             SyncOutcome.PUSHED
         )
@@ -211,3 +249,18 @@ def test_database_round_trips_per_sync_stay_few(upstream, linked_site, django_as
         assert site_sync(site_id=linked_site.pk, reason="settled", now=FROZEN_NOW) == (
             SyncOutcome.UNCHANGED
         )
+
+
+def hold_data() -> dict:
+    from tariffs.engine.model import HalfHourRates
+    from tariffs.engine.tesla_format import render_half_hour_tariff
+
+    rates = HalfHourRates((Decimal("0.3"),) * 48, (Decimal("0.05"),) * 48)
+    content = render_half_hour_tariff(rates, plan_name="Winter", utility="Test")
+    return {
+        "name": "Winter",
+        "source": "plan",
+        "source_id": 1,
+        "tariff": content,
+        "fingerprint": tariff_fingerprint(content),
+    }

@@ -55,7 +55,7 @@ def test_feed_in_is_held_to_the_tolerance_too():
 
 def test_the_bound_never_exceeds_what_the_sync_rule_writes(settings):
     # The real rule (push_needed) writes a fresh tariff whenever it must; it can only do worse.
-    from tariffs.sync import push_needed
+    from tariffs.change_rule import push_needed
 
     steps = ["20", "20.6", "21.3", "20.1", "22.4", "22.9", "21", "25", "24.2", "24.9"]
     syncs = [(10, flat(c)) for c in steps]

@@ -27,8 +27,9 @@ from households.models import Event
 from ops.devrun import simulator_environment
 from powersync_site.celery import app as celery_app
 from simulator import SimulatorThread
-from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
+from tariffs.engine.custom_tou import schedule_from_dict
 from tariffs.engine.fingerprint import tariff_fingerprint
+from tariffs.engine.tesla_format import render_custom_tariff
 from tariffs.models import CustomTouSchedule, TariffPush
 from tests.automations.conftest import control
 
@@ -217,25 +218,33 @@ def test_household_journey(live_server, chromium, upstream):
     assert page.locator("#tou-preview tbody tr").count() == 7
     page.select_option("#push-site", str(site.pk))
     submit(page, "#push-button")
-    assert page.get_by_text(f"Pushing plan “{PLAN_NAME}” to Home.").is_visible()
+    held_text = f"Putting plan “{PLAN_NAME}” on Home, held until you resume price sync."
+    assert page.get_by_text(held_text).is_visible()
     held = control(upstream, f"/tesla/sites/{energy_site_id}")["tariff_content_v2"]
     assert held
     assert tariff_fingerprint(held) == expected
     pushed = TariffPush.objects.filter(site=site, reason=TariffPush.Reason.CUSTOM).get()
     assert pushed.status == TariffPush.Status.CONFIRMED
     assert pushed.fingerprint == expected
+    # The dashboard says who holds the tariff, what waits behind, and offers the way back.
+    headline = page.locator("[data-live=control-headline]")
+    assert headline.inner_text() == f"Your plan “{PLAN_NAME}”, held until you resume"
+    assert page.locator("#control-waiting li[data-intent=routine]").is_visible()
+    shoot(page, "dashboard-held", PHONE, "phone")
 
-    # 7. The push in the event log, and the CSV export of it.
+    # 7. The hold in the event log, and the CSV export of it.
     page.goto(f"{url}/events/")
-    row = page.locator("#event-table tbody tr", has_text=f"Push plan “{PLAN_NAME}”").filter(
+    row = page.locator("#event-table tbody tr", has_text=f"Your plan “{PLAN_NAME}”").filter(
         has_text="Tariff pushed and confirmed"
     )
     assert row.count() == 1
     assert row.locator(".badge.ok").is_visible()
     decisions = page.locator("#event-table tbody td.what").all_inner_texts()
     confirmed = next(i for i, d in enumerate(decisions) if PLAN_NAME in d and "confirmed" in d)
-    requested = next(i for i, d in enumerate(decisions) if PLAN_NAME in d and "requested" in d)
-    assert confirmed < requested  # newest first: the request is logged before the push runs
+    requested = next(
+        i for i, d in enumerate(decisions) if PLAN_NAME in d and "put on the Powerwall" in d
+    )
+    assert confirmed < requested  # newest first: the hold is logged before its push runs
     csv_href = page.get_by_role("link", name="Download CSV").get_attribute("href")
     assert csv_href
     export = page.request.get(f"{url}{csv_href}")
@@ -243,8 +252,20 @@ def test_household_journey(live_server, chromium, upstream):
     assert export.headers["content-type"].startswith("text/csv")
     body = export.text()
     assert body.splitlines()[0].startswith("time_utc,time_local,site,automation")
-    assert f"Push plan “{PLAN_NAME}”" in body
+    assert f"Your plan “{PLAN_NAME}”" in body
     assert Event.objects.filter(site=site, decision="Tariff pushed and confirmed").count() == 2
+
+    # The household resumes price sync: live prices take the tariff again, from fresh prices.
+    page.goto(f"{url}/sites/{site.pk}/")
+    submit(page, "#resume-sync button")
+    assert page.get_by_text("Live price sync takes over again.").is_visible()
+    headline = page.locator("[data-live=control-headline]")
+    assert headline.inner_text().startswith("Live price sync from Amber Electric")
+    assert page.locator("#resume-sync").count() == 0
+    resumed = TariffPush.objects.filter(site=site).latest("pk")
+    assert (resumed.reason, resumed.status) == ("resume", TariffPush.Status.CONFIRMED)
+    held = control(upstream, f"/tesla/sites/{energy_site_id}")["tariff_content_v2"]
+    assert tariff_fingerprint(held) == resumed.fingerprint != expected
 
     # 8. Screenshots of the main pages at both widths; nothing wider than a phone's screen.
     pages = {

@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from devices.models import AutomationState, DemandPeak, EnergySample, Site
+from automations.models import AutomationState
+from devices.models import DemandPeak, EnergySample, Site
 from households.models import Membership
 from households.services import event_record
 from pricing.models import AmberPriceInterval
-from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
+from tariffs.engine.custom_tou import schedule_from_dict
+from tariffs.engine.tesla_format import render_custom_tariff
 from tariffs.models import TariffPush
 from web.forms.tou import STARTER_DEFINITION
 

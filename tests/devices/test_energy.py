@@ -13,8 +13,8 @@ from devices import energy
 from devices.models import EnergyHour, EnergySample, Site
 from devices.providers import tesla
 from devices.providers.tesla import LiveStatus
+from ops.locks import redis_client
 from tasks import energy as energy_tasks
-from tasks.locks import redis_client
 from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db

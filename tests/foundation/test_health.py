@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from devices.models import AutomationState, Site
+from automations.models import AutomationState
+from devices.models import Site
 from ops.devrun import free_loopback_port
 from ops.models import Heartbeat
 from tasks import ops as ops_tasks

@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from devices.models import AutomationState, DemandPeak, DeviceCommand, EnergySample, Site
+from automations.intents import intent_set
+from automations.models import AutomationState, IntentKind
+from devices.models import DemandPeak, DeviceCommand, EnergySample, Site
 from pricing.models import AemoRegionalPrice, AmberPriceInterval
-from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
+from tariffs.engine.custom_tou import schedule_from_dict
+from tariffs.engine.tesla_format import render_custom_tariff
 from tariffs.models import TariffPush
 from tests.factories import SiteFactory
 from web.forms.tou import STARTER_DEFINITION
@@ -75,7 +79,14 @@ def stocked(mine):
         peak_at=now - dt.timedelta(days=1),
         estimated_charge_dollars=Decimal("42.10"),
     )
-    AutomationState.objects.create(site=site, spike_active=True, curtailment_active=False)
+    AutomationState.objects.create(site=site)
+    intent_set(
+        site_id=site.pk,
+        household_id=site.household_id,
+        kind=IntentKind.SPIKE,
+        why="AEMO spike: NSW1 at $5000/MWh",
+        data={"calm_below_dollars_per_mwh": "270.00"},
+    )
     return mine
 
 
@@ -100,6 +111,11 @@ def test_dashboard_shows_prices_tariff_power_demand_and_automations(stocked):
     assert "5.43" in body
     assert "42.10" in body
     assert "Spike active" in body
+    # Who is in control, and what waits behind it.
+    assert "Spike response until prices fall below $270.00/MWh" in body
+    assert "Decides the tariff, the operation mode and the export rule" in body
+    assert 'id="control-waiting"' in body
+    assert "Live price sync from Amber Electric" in body
     assert 'id="energy-chart"' in body
     assert "live.js" in body
 
@@ -194,6 +210,7 @@ def test_live_json_has_power_flows_in_kw_and_the_price(stocked):
     assert data["price"]["export_earn_c_per_kwh"] == 650.1
     assert data["price"]["is_spike"] is True
     assert data["automation"]["spike_active"] is True
+    assert data["automation"]["headline"] == "Spike response until prices fall below $270.00/MWh"
 
 
 def test_polling_the_live_data_marks_the_site_watched(stocked):
@@ -211,11 +228,11 @@ def test_another_households_dashboard_and_live_data_are_404(mine, theirs):
 
 def test_sync_now_queues_a_sync_for_a_connected_site_only(mine, theirs, monkeypatch):
     calls = []
-    monkeypatch.setattr("web.views.actions.site_sync_request", lambda **kw: calls.append(kw))
+    monkeypatch.setattr("web.views.actions.dispatch.sync", lambda *a, **kw: calls.append((a, kw)))
     url = reverse("web:site_sync_now", args=[mine.site.pk])
 
     assert mine.client.post(url).status_code == 302
-    assert calls == [{"site_id": mine.site.pk, "reason": "manual"}]
+    assert calls == [((mine.site.pk,), {"reason": "manual"})]
     assert mine.client.get(url).status_code == 405
     assert mine.client.post(reverse("web:site_sync_now", args=[theirs.site.pk])).status_code == 404
     assert len(calls) == 1
@@ -229,7 +246,12 @@ def test_force_discharge_and_stop_are_queued_for_the_households_site_only(
     SiteCredentials.objects.create(site=mine.site, teslemetry_api_key="k")
     started, stopped = [], []
     monkeypatch.setattr("web.views.actions.force_discharge_start", lambda **kw: started.append(kw))
-    monkeypatch.setattr("web.views.actions.force_discharge_stop", lambda **kw: stopped.append(kw))
+
+    def record_stop(**kw: Any) -> bool:
+        stopped.append(kw)
+        return True
+
+    monkeypatch.setattr("web.views.actions.force_discharge_stop", record_stop)
     page = mine.client.get(reverse("web:dashboard", args=[mine.site.pk]))
     assert b'id="force-discharge"' in page.content
     url = reverse("web:site_force_discharge", args=[mine.site.pk])
@@ -244,8 +266,8 @@ def test_force_discharge_and_stop_are_queued_for_the_households_site_only(
     theirs_stop = reverse("web:site_force_discharge_stop", args=[theirs.site.pk])
     assert mine.client.post(theirs_stop).status_code == 404
 
-    assert started == [{"site_id": mine.site.pk, "minutes": 45}]
-    assert stopped == [{"site_id": mine.site.pk}]
+    assert [(kw["site"].pk, kw["minutes"]) for kw in started] == [(mine.site.pk, 45)]
+    assert [kw["site"].pk for kw in stopped] == [mine.site.pk]
 
 
 def test_price_chart_keeps_five_minute_actuals_next_to_half_hour_forecasts(mine):

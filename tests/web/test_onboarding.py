@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -198,18 +197,20 @@ def test_choose_the_powerwall_takes_the_time_zone_from_tesla(mine, rsps):
     assert (site.tesla_energy_site_id, site.time_zone) == ("123456", "Australia/Adelaide")
 
 
-def test_finish_turns_sync_on_and_asks_for_a_first_sync(mine):
+def test_finish_turns_sync_on_and_asks_for_a_first_reconcile(
+    mine, sent_tasks, django_capture_on_commit_callbacks
+):
     SiteCredentials.objects.create(site=mine.site, amber_token="t", teslemetry_api_key="k")
     mine.site.tou_sync_enabled = False
     mine.site.save()
 
-    with mock.patch("web.views.onboarding.site_sync_request") as sync:
+    with django_capture_on_commit_callbacks(execute=True):
         response = mine.client.post(reverse("web:site_finish", args=[mine.site.pk]))
 
     assert response.status_code == 302
     mine.site.refresh_from_db()
     assert mine.site.tou_sync_enabled is True
-    sync.assert_called_once_with(site_id=mine.site.pk, reason="manual")
+    assert sent_tasks.calls == [("tasks.reconcile.site", [mine.site.pk], {"queue": "sync"})]
 
 
 def test_connect_tesla_oauth_checks_state_and_stores_tokens(mine, rsps, settings):

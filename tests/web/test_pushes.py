@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from django.urls import reverse
 
+from automations import dispatch
+from automations.models import IntentKind, SiteIntent
 from households.models import Event
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.models import CustomTouSchedule, TouProfile
@@ -18,10 +20,8 @@ pytestmark = pytest.mark.django_db
 EXAMPLE = Path(__file__).resolve().parents[1] / "tariffs/engine/data/custom_schedule_example.json"
 
 
-@pytest.fixture
-def queued():
-    with mock.patch("tasks.sync.push_tariff.apply_async") as apply_async:
-        yield apply_async
+def hold_of(site) -> SiteIntent | None:
+    return SiteIntent.objects.filter(site=site, kind=IntentKind.HOUSEHOLD_HOLD, active=True).first()
 
 
 def plan(owner) -> CustomTouSchedule:
@@ -30,25 +30,47 @@ def plan(owner) -> CustomTouSchedule:
     )
 
 
-def test_plan_page_offers_the_push_and_the_push_is_queued(
-    mine, queued, django_capture_on_commit_callbacks
+def test_plan_page_offers_the_hold_and_the_hold_is_set(
+    mine, sent_tasks, django_capture_on_commit_callbacks
 ):
     schedule = plan(mine)
     page = mine.client.get(reverse("web:schedule_edit", args=[schedule.pk]))
-    assert b"Push to Powerwall" in page.content
+    assert b"Put it on the Powerwall" in page.content
+    assert b"until I resume price sync" in page.content
     with django_capture_on_commit_callbacks(execute=True):
         response = mine.client.post(
-            reverse("web:schedule_push", args=[schedule.pk]), {"site": mine.site.pk}
+            reverse("web:schedule_push", args=[schedule.pk]), {"site": mine.site.pk, "hours": "3"}
         )
     assert response.status_code == 302
     assert response["Location"] == reverse("web:dashboard", args=[mine.site.pk])
-    (args,), _ = queued.call_args
-    assert (args[0], args[2]) == (mine.site.pk, "custom")
+    hold = hold_of(mine.site)
+    assert hold is not None
+    assert (hold.data["source"], hold.data["source_id"]) == ("plan", schedule.pk)
+    assert hold.until is not None
+    assert hold.since is not None
+    assert (hold.until - hold.since) == dt.timedelta(hours=3)
+    assert sent_tasks.names() == [dispatch.RECONCILE_TASK, dispatch.RECONCILE_TASK]
 
 
-def test_profile_push_to_another_households_site_is_404(mine, theirs, queued):
+@pytest.mark.parametrize(
+    ("site", "hours"), [("²", ""), ("9" * 5000, ""), ("", ""), ("{site}", "5"), ("{site}", "x")]
+)
+def test_a_bad_site_or_hours_is_refused_with_a_message_and_holds_nothing(mine, site, hours):
+    schedule = plan(mine)
+    response = mine.client.post(
+        reverse("web:schedule_push", args=[schedule.pk]),
+        {"site": site.format(site=mine.site.pk), "hours": hours},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"Choose" in response.content
+    assert hold_of(mine.site) is None
+
+
+def test_profile_push_to_another_households_site_is_404(mine, theirs):
     content = json.loads(EXAMPLE.read_text())
-    from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
+    from tariffs.engine.custom_tou import schedule_from_dict
+    from tariffs.engine.tesla_format import render_custom_tariff
 
     tariff = render_custom_tariff(schedule_from_dict(content))
     profile = TouProfile.objects.create(
@@ -62,7 +84,7 @@ def test_profile_push_to_another_households_site_is_404(mine, theirs, queued):
         reverse("web:profile_push", args=[profile.pk]), {"site": theirs.site.pk}
     )
     assert response.status_code == 404
-    queued.assert_not_called()
+    assert hold_of(theirs.site) is None
     their_profile = mine.client.post(
         reverse("web:profile_push", args=[profile.pk + 999]), {"site": mine.site.pk}
     )
@@ -70,13 +92,13 @@ def test_profile_push_to_another_households_site_is_404(mine, theirs, queued):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_push_request_is_logged_before_the_push_is_queued(mine, queued):
-    """Outside a transaction (as in production, no ATOMIC_REQUESTS) the queued push must not
-    overtake its own "requested" event: the event log would show the push first."""
+def test_the_hold_is_logged_before_its_reconcile_is_queued(mine, sent_tasks):
+    """Outside a transaction (as in production, no ATOMIC_REQUESTS) the queued reconcile must
+    not overtake the hold's own event: the event log would show the push first."""
     schedule = plan(mine)
     logged_when_queued: list[bool] = []
-    queued.side_effect = lambda *args, **kwargs: logged_when_queued.append(
-        Event.objects.filter(site=mine.site, decision="Tariff push requested").exists()
+    sent_tasks._send_task.side_effect = lambda *args, **kwargs: logged_when_queued.append(
+        Event.objects.filter(site=mine.site, intent="household_hold").exists()
     )
     response = mine.client.post(
         reverse("web:schedule_push", args=[schedule.pk]), {"site": mine.site.pk}

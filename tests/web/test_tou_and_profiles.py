@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from tariffs.engine.custom_tou import render_custom_tariff, schedule_from_dict
+from tariffs.engine.custom_tou import schedule_from_dict
+from tariffs.engine.tesla_format import render_custom_tariff
 from tariffs.models import CustomTouSchedule, TouProfile
 from tariffs.services import custom_schedule_create, tou_profile_create
 from tests.factories import SiteFactory

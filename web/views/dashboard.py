@@ -13,14 +13,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from automations.force_discharge import DURATIONS_MINUTES
+from automations.selectors import SiteControl, site_control
 from devices.commands import write_budget_use
 from devices.energy import site_watch_mark
-from devices.force_discharge import DURATIONS_MINUTES
 from devices.models import EnergySample, Site
 from devices.selectors import (
     PriceHistory,
     PriceNow,
-    site_automation_state,
     site_connection_status,
     site_demand_peak_for_month,
     site_energy_latest,
@@ -90,6 +90,23 @@ def _price_json(price: PriceNow | None) -> dict[str, Any]:
         "spike_status": price.spike_status,
         "is_spike": price.is_spike,
         "stale": price.is_stale,
+    }
+
+
+def _automation_json(control: SiteControl, site: Site) -> dict[str, Any]:
+    """The control picture for the page's refresh: who is in control and each automation."""
+    lines = {line.kind: line for line in [*control.in_control, *control.waiting]}
+    discharge = lines.get("force_discharge")
+    return {
+        "headline": control.headline,
+        "paused_by_operator": control.pause.reason if control.pause else None,
+        "in_step": control.in_step,
+        "spike_active": "spike" in lines,
+        "curtailment_active": "curtailment" in lines,
+        "household_hold": control.household_hold,
+        "force_discharge_until": discharge.until.isoformat()
+        if discharge and discharge.until
+        else None,
     }
 
 
@@ -168,6 +185,7 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
     latest_attempt = TariffPush.objects.filter(site=site).order_by("-created_at", "-id").first()
     sample = site_energy_latest(site=site)
     samples = site_power_samples(site=site, since=now - HISTORY_BEFORE)
+    control = site_control(site=site, now=now)
     context = {
         "site": site,
         "page": "dashboard",
@@ -196,7 +214,8 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
         "demand_peak": site_demand_peak_for_month(
             site=site, month_start=local_now.date().replace(day=1)
         ),
-        "state": site_automation_state(site=site),
+        "control": control,
+        "active": {line.kind: line for line in [*control.in_control, *control.waiting]},
         "force_discharge_minutes": DURATIONS_MINUTES,
         "write_budget": write_budget_use(site.pk, now=now),
         "calibration": (
@@ -215,21 +234,12 @@ def live(request: HttpRequest, site_id: int) -> JsonResponse:
     site = site_or_404(request, site_id)
     site_watch_mark(site_id=site.pk)  # someone is looking: sample every 30 s for a while
     now = timezone.now()
-    state = site_automation_state(site=site)
     return JsonResponse(
         {
             "site_id": site.pk,
             "live": _live(site, site_energy_latest(site=site), now),
             "price": _price_json(site_price_now(site=site, now=now)),
-            "automation": {
-                "spike_active": bool(state and state.spike_active),
-                "curtailment_active": bool(state and state.curtailment_active),
-                "force_discharge_until": (
-                    state.force_discharge_until.isoformat()
-                    if state and state.force_discharge_until
-                    else None
-                ),
-            },
+            "automation": _automation_json(site_control(site=site, now=now), site),
             "needs_reauthorisation": site.needs_reauthorisation,
         }
     )

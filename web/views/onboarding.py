@@ -34,9 +34,7 @@ from devices.services import (
     tesla_site_info,
 )
 from households.models import Household
-from tariffs.models import TariffPush
 from tariffs.selectors import custom_schedules_for_user
-from tariffs.sync import site_sync_request
 from web.forms.onboarding import (
     REGION_TIME_ZONE,
     AemoSourceForm,
@@ -363,8 +361,8 @@ def finish(request: HttpRequest, site_id: int) -> HttpResponse:
         if not (status.price_source_ok and status.tesla_ok):
             messages.error(request, "Finish the red steps first.")
             return redirect("web:site_finish", site_id=site.pk)
+        # Turning live price sync on queues the site's reconcile: live prices take the tariff.
         site_settings_update(site=site, changes={"tou_sync_enabled": True})
-        site_sync_request(site_id=site.pk, reason=TariffPush.Reason.MANUAL)
         messages.success(
             request, "Sync is on. PowerSync will keep your Powerwall's tariff current."
         )

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from automations.holds import HOLD_HOURS_CHOICES
 from devices.services import ConnectionCheckFailed
 from households.selectors import sites_for_user
 from tariffs.engine.tesla_format import TariffInvalid
@@ -64,6 +65,7 @@ def profile_detail(request: HttpRequest, profile_id: int) -> HttpResponse:
             "day": today,
             "display_zone": profile.site.time_zone if profile.site else "",
             "push_sites": pushable_sites(request),
+            "hold_hours": HOLD_HOURS_CHOICES,
         },
     )
 

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from automations.holds import HOLD_HOURS_CHOICES
 from devices.models import Site
 from tariffs.engine.custom_tou import ScheduleInvalid, schedule_from_dict
 from tariffs.models import CustomTouSchedule
@@ -144,6 +145,7 @@ def _editor(request: HttpRequest, schedule: CustomTouSchedule | None) -> HttpRes
             "preview": preview,
             "engine_error": engine_error,
             "push_sites": pushable_sites(request) if schedule else [],
+            "hold_hours": HOLD_HOURS_CHOICES,
         },
         status=status,
     )

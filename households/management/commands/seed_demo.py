@@ -8,8 +8,9 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from automations.models import AutomationState
 from credentials.models import SiteCredentials
-from devices.models import AutomationState, Site
+from devices.models import Site
 from households.models import Household
 from households.services import household_create
 from ops.devrun import simulated_household

@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tariffs.engine.adjustments import round_dollars_per_kwh
 from tariffs.engine.amber import build_amber_rates, parse_amber_intervals
-from tariffs.engine.custom_tou import half_hour_rates_for, render_custom_tariff, schedule_from_dict
+from tariffs.engine.custom_tou import half_hour_rates_for, schedule_from_dict
 from tariffs.engine.flow_power import (
     FlowPowerPlan,
     ManualNetwork,
@@ -34,7 +34,11 @@ from tariffs.engine.flow_power import (
 from tariffs.engine.freshness import Built, Refused
 from tariffs.engine.model import HalfHourRates, period_name
 from tariffs.engine.settings import TariffSettings
-from tariffs.engine.tesla_format import render_half_hour_tariff, validate_tariff_content_v2
+from tariffs.engine.tesla_format import (
+    render_custom_tariff,
+    render_half_hour_tariff,
+    validate_tariff_content_v2,
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3

@@ -19,11 +19,14 @@ from tariffs.engine.custom_tou import (
     TimeWindow,
     format_minute,
     half_hour_rates_for,
-    render_custom_tariff,
     schedule_from_dict,
     schedule_to_dict,
 )
-from tariffs.engine.tesla_format import parse_tariff_content_v2, validate_tariff_content_v2
+from tariffs.engine.tesla_format import (
+    parse_tariff_content_v2,
+    render_custom_tariff,
+    validate_tariff_content_v2,
+)
 
 EXAMPLE = Path(__file__).resolve().parent / "data" / "custom_schedule_example.json"
 

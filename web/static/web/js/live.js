@@ -55,6 +55,7 @@
       }
     }
     var auto = data.automation || {};
+    if (auto.headline) { set("control-headline", auto.headline); }
     badge("spike_active", auto.spike_active, "Spike active", "Watching", "bad");
     badge("curtailment_active", auto.curtailment_active, "Curtailed", "Exporting allowed", "warn");
   }

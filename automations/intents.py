@@ -1,0 +1,202 @@
+"""Intents: what each automation, and the household, wants of a site's Powerwall.
+
+An automation never calls Tesla. It sets or clears its intent (``intent_set`` / ``intent_clear``)
+and asks for a reconcile (automations/reconcile.py), which alone writes to the Powerwall.
+
+Priority, highest first (a setting goes to the highest intent that wants it):
+
+| intent           | tariff                          | operation mode   | export rule |
+|------------------|---------------------------------|------------------|-------------|
+| operator hold    | nothing is written while it lasts (automations/pauses.py)            |
+| force discharge  | export tariff, $2/kWh in window | autonomous       | battery_ok  |
+| spike response   | export tariff at the spike price| autonomous       | battery_ok  |
+| curtailment      |                                 |                  | never       |
+| household hold   | the plan or profile it holds    |                  |             |
+| force toggle     |                                 | self_consumption |             |
+| live price sync  | built from fresh prices         |                  |             |
+
+When no intent wants a setting any more, the household's own value comes back: the operation
+mode and export rule it had when an intent first took them, and, after a spike or force
+discharge when nothing else wants the tariff, the tariff saved before the takeover. A tariff that
+live price sync or a hold put on stays when they end (it is the household's plan by then).
+
+``data`` shapes, per kind (all JSON; money as strings, times ISO 8601 UTC):
+- routine: ``{}``
+- household_hold: ``{"name", "source": "profile"|"plan", "source_id", "tariff", "fingerprint"}``
+- curtailment: ``{"earnings_c_per_kwh", "interval_end"}``
+- spike: ``{"region", "rrp_dollars_per_mwh", "threshold_dollars_per_mwh",
+  "calm_below_dollars_per_mwh", "sell_dollars_per_kwh", "window_start"}``
+- force_discharge: ``{"minutes", "sell_dollars_per_kwh", "window_start", "periods"}``
+- force_toggle: ``{"push_id"}``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from automations.models import AutomationState, IntentKind, SiteIntent
+from households.models import Event
+from households.services import event_record
+
+# Highest first. HOUSEHOLD is not an intent (the household's own settings) and comes last.
+PRIORITY: tuple[IntentKind, ...] = (
+    IntentKind.OPERATOR_HOLD,
+    IntentKind.FORCE_DISCHARGE,
+    IntentKind.SPIKE,
+    IntentKind.CURTAILMENT,
+    IntentKind.HOUSEHOLD_HOLD,
+    IntentKind.FORCE_TOGGLE,
+    IntentKind.ROUTINE,
+)
+RANK = {kind: rank for rank, kind in enumerate(PRIORITY)}
+# Intents whose tariff makes the Powerwall export now; the tariff they replace is saved.
+OVERRIDES = frozenset({IntentKind.FORCE_DISCHARGE, IntentKind.SPIKE})
+
+AUTOMATION_OF: dict[str, str] = {
+    IntentKind.OPERATOR_HOLD: Event.Automation.OPERATOR,
+    IntentKind.FORCE_DISCHARGE: Event.Automation.FORCE_DISCHARGE,
+    IntentKind.SPIKE: Event.Automation.SPIKE,
+    IntentKind.CURTAILMENT: Event.Automation.CURTAILMENT,
+    IntentKind.HOUSEHOLD_HOLD: Event.Automation.HOUSEHOLD,
+    IntentKind.FORCE_TOGGLE: Event.Automation.FORCE_TOGGLE,
+    IntentKind.ROUTINE: Event.Automation.TOU_SYNC,
+    IntentKind.HOUSEHOLD: Event.Automation.HOUSEHOLD,
+}
+# Why live price sync decides the tariff (its intent carries nothing else).
+ROUTINE_WHY = "Your tariff follows live prices."
+# Intents switched on and off too often to log each time (their commands are logged).
+QUIET = frozenset({IntentKind.FORCE_TOGGLE})
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An active intent as the reconcile sees it."""
+
+    kind: IntentKind
+    since: dt.datetime | None
+    until: dt.datetime | None
+    why: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rank(self) -> int:
+        return RANK[self.kind]
+
+    def expired(self, now: dt.datetime) -> bool:
+        return self.until is not None and self.until <= now
+
+
+def intent_of(row: SiteIntent) -> Intent:
+    return Intent(IntentKind(row.kind), row.since, row.until, row.why, dict(row.data or {}))
+
+
+def active_intents(site_id: int, *, kinds: str | None = None) -> list[Intent]:
+    """The site's active intents (expired ones included: the reconcile ends those).
+
+    ``kinds``: the state's ``intent_kinds`` when the caller has it: with live price sync alone
+    (or nothing) there is no row worth reading (its intent carries no data).
+    """
+    if kinds is not None and kinds in ("", IntentKind.ROUTINE):
+        return [Intent(IntentKind.ROUTINE, None, None, "")] if kinds else []
+    rows = SiteIntent.objects.filter(site_id=site_id, active=True)
+    return sorted((intent_of(row) for row in rows), key=lambda intent: intent.rank)
+
+
+def _lock_site_state(site_id: int) -> None:
+    """Serialise intent changes of one site (their ``intent_kinds`` summary is rewritten)."""
+    AutomationState.objects.get_or_create(site_id=site_id)
+    list(AutomationState.objects.select_for_update().filter(site_id=site_id).values("pk"))
+
+
+def _kinds_rewrite(site_id: int) -> None:
+    kinds = sorted(
+        SiteIntent.objects.filter(site_id=site_id, active=True).values_list("kind", flat=True),
+        key=lambda kind: RANK[IntentKind(kind)],
+    )
+    AutomationState.objects.filter(site_id=site_id).update(intent_kinds=",".join(kinds))
+
+
+def _record(
+    site_id: int, household_id: int, kind: IntentKind, decision: str, why: str, **extra: Any
+) -> None:
+    if kind in QUIET:
+        return
+    event_record(
+        household_id=household_id,
+        site_id=site_id,
+        automation=AUTOMATION_OF[kind],
+        intent=kind,
+        decision=decision,
+        reason=why,
+        **extra,
+    )
+
+
+@transaction.atomic
+def intent_set(
+    *,
+    site_id: int,
+    household_id: int,
+    kind: IntentKind,
+    why: str,
+    data: dict[str, Any] | None = None,
+    until: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    started: str = "",
+) -> bool:
+    """Switch the intent on (or update what it wants while on). Returns True if it was off.
+
+    Starting is a compare-and-set on ``active``: of two workers starting one intent, one records
+    the start (``started``: the event's decision, default "<kind> started"). Ask for a reconcile
+    afterwards (automations.dispatch, or automations.reconcile in a worker).
+    """
+    if kind == IntentKind.OPERATOR_HOLD or kind == IntentKind.HOUSEHOLD:
+        raise ValueError(f"{kind} is not a stored intent")
+    moment = now or timezone.now()
+    values = {"why": why[:300], "data": data or {}, "until": until}
+    _lock_site_state(site_id)
+    row, created = SiteIntent.objects.get_or_create(
+        site_id=site_id, kind=kind, defaults={**values, "active": True, "since": moment}
+    )
+    turned_on = created or bool(
+        SiteIntent.objects.filter(pk=row.pk, active=False).update(
+            **values, active=True, since=moment
+        )
+    )
+    if not turned_on:
+        SiteIntent.objects.filter(pk=row.pk).update(**values)
+        return False
+    _kinds_rewrite(site_id)
+    _record(
+        site_id,
+        household_id,
+        kind,
+        started or f"{IntentKind(kind).label} started",
+        why,
+        data={"until": until.isoformat() if until else None},
+    )
+    return True
+
+
+@transaction.atomic
+def intent_clear(
+    *, site_id: int, household_id: int, kind: IntentKind, why: str, ended: str = ""
+) -> bool:
+    """Switch the intent off. Returns True if it was on (then the end is recorded once)."""
+    _lock_site_state(site_id)
+    turned_off = SiteIntent.objects.filter(site_id=site_id, kind=kind, active=True).update(
+        active=False
+    )
+    if turned_off:
+        _kinds_rewrite(site_id)
+        _record(site_id, household_id, kind, ended or f"{IntentKind(kind).label} ended", why)
+    return bool(turned_off)
+
+
+def intent_is_active(site_id: int, kind: IntentKind) -> bool:
+    return SiteIntent.objects.filter(site_id=site_id, kind=kind, active=True).exists()
