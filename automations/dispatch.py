@@ -54,8 +54,8 @@ def reconcile(
     _send(RECONCILE_TASK, [site_id], **options)
 
 
-def reconcile_many(site_ids: Iterable[int], *, why: str) -> None:
-    """Reconcile many sites (``why``: for the log of the caller), on the bulk queue."""
+def reconcile_many(site_ids: Iterable[int]) -> None:
+    """Reconcile many sites, on the bulk queue."""
     for site_id in site_ids:
         _send(RECONCILE_TASK, [site_id], queue=BULK_QUEUE)
 

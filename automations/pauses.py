@@ -112,5 +112,5 @@ def writes_resume(*, pause: WritePause, by: User | None = None) -> int:
         return 0
     pause.refresh_from_db()
     site_ids = list(sites_covered(pause).values_list("pk", flat=True))
-    dispatch.reconcile_many(site_ids, why="writes resumed")
+    dispatch.reconcile_many(site_ids)
     return len(site_ids)

@@ -6,6 +6,7 @@ listener: the Amber live listener wrote its row at its last reconcile (every
 AMBER_LIVE_RECONCILE_SECONDS).
 beat: django-celery-beat recorded sending the heartbeat entry recently (last_run_at, saved after
 every send because beat_sync_every=1).
+writes: Tesla writes flow, or which operator pauses hold them ("paused", never "down").
 sync: the TOU syncs keep up. Of the sites that sync (on, not waiting for re-authorisation, older
 than SYNC_LAG_LIMIT), at most SYNC_LAG_TOLERATED_FRACTION went longer than SYNC_LAG_LIMIT
 (3 cycles) without a sync recording its outcome. A backlog, a stalled sync worker, or syncs
@@ -26,6 +27,7 @@ from django_celery_beat.models import PeriodicTask
 from kombu import Connection
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from automations.pauses import active_pauses
 from credentials import keys
 from credentials import services as credential_services
 from devices.models import Site
@@ -42,9 +44,11 @@ class ComponentHealth:
     ok: bool
     detail: str
     age_seconds: float | None = None
+    paused: bool = False  # working, and deliberately held by the operator (not "down")
 
     def as_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {"status": "ok" if self.ok else "down", "detail": self.detail}
+        status = "down" if not self.ok else "paused" if self.paused else "ok"
+        data: dict[str, object] = {"status": status, "detail": self.detail}
         if self.age_seconds is not None:
             data["age_seconds"] = round(self.age_seconds, 1)
         return data
@@ -151,7 +155,29 @@ def sync_health(*, now: dt.datetime | None = None) -> ComponentHealth:
     return ComponentHealth(True, detail)
 
 
-COMPONENTS = ("database", "broker", "worker", "beat", "listener", "credentials", "sync")
+def writes_health() -> ComponentHealth:
+    """Tesla writes flow, or an operator paused them (fleet, region or site; the service is
+    working as told, so this never makes /healthz answer 503)."""
+    active = list(active_pauses())
+    if not active:
+        return ComponentHealth(True, "no operator pause: Tesla writes flow")
+    held = "; ".join(
+        f"{pause.covers} since {pause.created_at:%Y-%m-%d %H:%M} UTC ({pause.reason})"
+        for pause in active
+    )
+    return ComponentHealth(True, f"paused by the operator: {held}", paused=True)
+
+
+COMPONENTS = (
+    "database",
+    "broker",
+    "worker",
+    "beat",
+    "listener",
+    "credentials",
+    "sync",
+    "writes",
+)
 
 
 def system_health(only: frozenset[str] | None = None) -> SystemHealth:
@@ -165,8 +191,9 @@ def system_health(only: frozenset[str] | None = None) -> SystemHealth:
         health.components["listener"] = listener_health()
         health.components["credentials"] = credentials_health()
         health.components["sync"] = sync_health()
+        health.components["writes"] = writes_health()
     else:
-        for name in ("worker", "beat", "listener", "credentials", "sync"):
+        for name in ("worker", "beat", "listener", "credentials", "sync", "writes"):
             health.components[name] = ComponentHealth(False, "unknown: database unreachable")
     if only is not None:
         health.components = {k: v for k, v in health.components.items() if k in only}

@@ -6,7 +6,6 @@ from typing import Any
 
 from rest_framework import serializers
 
-from automations.holds import HOLD_HOURS_CHOICES
 from automations.models import WritePause
 from devices.models import NemRegion, Site
 
@@ -57,18 +56,9 @@ def control_body(control: Any) -> dict[str, Any]:
     }
 
 
-class HoldRequestSerializer(serializers.Serializer):
-    hours = serializers.ChoiceField(
-        choices=[(h, f"{h} hours") for h in HOLD_HOURS_CHOICES],
-        required=False,
-        allow_null=True,
-        help_text="Keep it on for this long; omit to hold it until you resume price sync.",
-    )
-
-
 class WritePauseSerializer(serializers.ModelSerializer[WritePause]):
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default="")
-    ended_by = serializers.CharField(source="ended_by.username", read_only=True, default="")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    ended_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = WritePause

@@ -62,6 +62,6 @@ class WritePauseViewSet(
         """End the pause; every site it held is reconciled (what waited is sent)."""
         pause = self.get_object()
         queued = pauses.writes_resume(pause=pause, by=_staff(request))
-        pause.refresh_from_db()
-        body = {"pause": WritePauseSerializer(pause).data, "sites_queued": queued}
+        pause = self.get_queryset().get(pk=pause.pk)
+        body = {"pause": pause, "sites_queued": queued}
         return Response(WritePauseResumedSerializer(body).data)

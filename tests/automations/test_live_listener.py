@@ -324,7 +324,8 @@ async def processed(process: AmberLiveProcess, updates: int) -> None:
 
 
 def sends(send_task: mock.MagicMock) -> list[tuple[str, list[Any], str]]:
-    return [(c.args[0], c.kwargs["args"], c.kwargs["queue"]) for c in send_task.call_args_list]
+    """(task, args, queue) of what the dispatch point sent (Task.apply_async → send_task)."""
+    return [(c.args[0], list(c.args[1]), c.kwargs["queue"]) for c in send_task.call_args_list]
 
 
 def stored(amber_site_id: str) -> list[tuple[str, dt.datetime, bool]]:

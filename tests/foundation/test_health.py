@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from automations import pauses
 from automations.models import AutomationState
 from devices.models import Site
 from ops.devrun import free_loopback_port
@@ -51,8 +53,26 @@ def test_all_green_is_200(client, fernet_keys):
         "listener": "ok",
         "credentials": "ok",
         "sync": "ok",
+        "writes": "ok",
     }
     assert body["components"]["sync"]["detail"] == "no site due for a sync yet"
+    assert body["components"]["writes"]["detail"] == "no operator pause: Tesla writes flow"
+
+
+def test_an_operator_pause_shows_as_paused_not_down(client, fernet_keys):
+    mark_alive()
+    pauses.writes_pause(scope="region", region="QLD1", reason="Energex outage")
+    pause = pauses.writes_pause(scope="fleet", reason="Tesla API incident")
+    response = client.get("/healthz")
+    assert response.status_code == 200  # deliberate: not a failure a probe should act on
+    writes = response.json()["components"]["writes"]
+    assert writes["status"] == "paused"
+    assert "the QLD1 region since " in writes["detail"]
+    assert "(Energex outage)" in writes["detail"]
+    assert "every site since " in writes["detail"]
+    with mock.patch("automations.pauses.dispatch.reconcile_many"):
+        pauses.writes_resume(pause=pause)
+    assert "every site" not in client.get("/healthz").json()["components"]["writes"]["detail"]
 
 
 def test_stale_listener_is_503(client, fernet_keys, settings):

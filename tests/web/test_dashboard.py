@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from automations import pauses
 from automations.intents import intent_set
 from automations.models import AutomationState, IntentKind
 from devices.models import DemandPeak, DeviceCommand, EnergySample, Site
@@ -312,3 +313,14 @@ def test_price_chart_keeps_five_minute_actuals_next_to_half_hour_forecasts(mine)
     page = mine.client.get(reverse("web:dashboard", args=[site.pk]))
     assert b"<title>Buy (actual)</title>" in page.content
     assert b"<title>Buy (forecast)</title>" in page.content
+
+
+def test_a_pause_shows_on_the_households_dashboard(mine):
+    pauses.writes_pause(scope="fleet", reason="Tesla API incident")
+    page = mine.client.get(f"/sites/{mine.site.pk}/")
+    body = page.content.decode()
+    assert 'id="operator-pause-banner"' in body
+    assert "Tesla API incident" in body
+    assert "Paused by the operator" in body
+    live = mine.client.get(f"/sites/{mine.site.pk}/live.json").json()
+    assert live["automation"]["paused_by_operator"] == "Tesla API incident"
