@@ -23,6 +23,10 @@ class Setting(enum.StrEnum):
     OPERATION_MODE = "operation_mode"
     EXPORT_RULE = "export_rule"
 
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
 
 # What each intent wants. A tariff want is built by the reconcile (it depends on prices or on
 # the tariff saved before a takeover); modes and rules are fixed values.

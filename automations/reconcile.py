@@ -300,19 +300,37 @@ class _Pass:
         )
 
     def _read_back(self) -> None:
+        """Read what the Powerwall holds. After a write that may or may not have landed, a
+        setting found changed is recorded as an event of the intent that owns it (the write
+        landed; its own record was cut short)."""
         info = self.client.site_info(int(self.site.tesla_energy_site_id))
         content = info.tariff_content_v2
         fingerprint = tariff_fingerprint(content) if content else ""
         self._held_content, self._read = content, True
-        values = {
-            "held_operation_mode": info.operation_mode or "",
-            "held_export_rule": info.export_rule or "",
-            "held_tariff_fingerprint": fingerprint,
-            "held_unsure": False,
+        found = {
+            Setting.TARIFF: fingerprint,
+            Setting.OPERATION_MODE: info.operation_mode or "",
+            Setting.EXPORT_RULE: info.export_rule or "",
         }
+        if self.state.held_unsure:
+            self._record_found(found)
         if fingerprint:
             _confirm_late(self.site, fingerprint)
-        self._update(**values)
+        values: dict[str, Any] = {HELD_FIELD[s]: value for s, value in found.items()}
+        self._update(held_unsure=False, **values)
+
+    def _record_found(self, found: dict[Setting, str]) -> None:
+        for setting, value in found.items():
+            before, owner = held_of(self.state, setting), owner_of(self.state, setting)
+            if value == before or not owner:
+                continue
+            what = "the tariff" if setting == Setting.TARIFF else f"{setting.label} {value}"
+            self._event(
+                IntentKind(owner),
+                f"Read back from the Powerwall: {what}",
+                "A write whose outcome was not recorded (a timeout or an interrupted worker) "
+                "is confirmed by reading the Powerwall.",
+            )
 
     # Planning ---------------------------------------------------------------------------------
 
@@ -392,7 +410,9 @@ class _Pass:
     def _routine_step(self, winner: Intent, *, read_prices: bool) -> Step | None:
         state = self.state
         takeover = state.tariff_owner != IntentKind.ROUTINE
-        if not (self.routine or takeover or state.held_unsure or not state.held_tariff_fingerprint):
+        # A read-back this pass (a write of unknown outcome) may have found another tariff.
+        unsure = self._read or not state.held_tariff_fingerprint
+        if not (self.routine or takeover or unsure):
             return None  # live prices decide at their own cadence (Beat's syncs)
         if not read_prices:
             return None
