@@ -4,11 +4,14 @@ its households (Amber token + Teslemetry key)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
+from celery.contrib.testing.worker import start_worker
+from kombu import Queue
 
 from automations.models import AutomationState
 from automations.reconcile import site_reconcile
@@ -16,6 +19,7 @@ from automations.routine import SyncOutcome
 from credentials.models import SiteCredentials
 from devices.models import Site
 from ops.devrun import simulator_environment
+from powersync_site.celery import app as celery_app
 from simulator import SimulatorThread
 from tests.factories import SiteFactory
 
@@ -91,3 +95,28 @@ def site_sync(
 ) -> SyncOutcome | None:
     """A sync as Beat's task asks for it: a reconcile that fetches prices now; its outcome."""
     return site_reconcile(site_id=site_id, routine=reason, now=now, due=due).sync
+
+
+def _purge(queues: Sequence[str]) -> None:
+    with celery_app.connection_for_write() as conn:
+        for name in queues:
+            Queue(name).bind(conn.default_channel).purge()
+
+
+@contextmanager
+def real_worker(queues: Sequence[str], *, concurrency: int = 4) -> Iterator[None]:
+    """A real worker (threads pool, as deployed) on ``queues`` of the configured broker, in
+    this process; the queues are emptied before and after, and the worker always stopped."""
+    _purge(queues)
+    try:
+        with start_worker(
+            celery_app,
+            pool="threads",
+            concurrency=concurrency,
+            perform_ping_check=False,
+            queues=list(queues),
+            shutdown_timeout=30,
+        ):
+            yield
+    finally:
+        _purge(queues)

@@ -35,17 +35,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.conf import settings
-from kombu import Queue
 
 from automations.models import AutomationState
 from automations.routine import SyncOutcome
 from credentials.models import SiteCredentials
 from devices.models import DeviceCommand, Site
 from households.models import Event
-from powersync_site.celery import app as celery_app
 from pricing.clients import amber_client
 from pricing.models import AmberPriceInterval
 from pricing.selectors import forecast_calibration_for
@@ -58,7 +55,7 @@ from tariffs.engine.tesla_format import parse_tariff_content_v2
 from tariffs.models import TariffPush
 from tariffs.site_tariff import SiteTariff, amber_site_tariff, current_half_hour_index
 from tasks import sync as sync_tasks
-from tests.automations.conftest import control
+from tests.automations.conftest import control, real_worker
 
 pytestmark = pytest.mark.integration
 
@@ -70,28 +67,11 @@ CALIBRATED_WRITES_PER_DAY_TARGET = 60
 BATCH_TIMEOUT_S = 15.0  # a sync takes milliseconds here; this only bounds a hang
 
 
-def _purge_sync_queue() -> None:
-    with celery_app.connection_for_write() as conn:
-        Queue(SYNC_QUEUE).bind(conn.default_channel).purge()
-
-
 @pytest.fixture
 def sync_worker(upstream) -> Iterator[None]:
-    """A real worker (threads pool, as deployed) on the sync queue of the configured broker,
-    in this process; the queue is emptied before and after, and the worker always stopped."""
-    _purge_sync_queue()
-    try:
-        with start_worker(
-            celery_app,
-            pool="threads",
-            concurrency=4,
-            perform_ping_check=False,
-            queues=[SYNC_QUEUE],
-            shutdown_timeout=30,
-        ):
-            yield
-    finally:
-        _purge_sync_queue()
+    """A real worker on the sync queue (tests.automations.conftest.real_worker)."""
+    with real_worker([SYNC_QUEUE]):
+        yield
 
 
 class FinishedSyncs:
