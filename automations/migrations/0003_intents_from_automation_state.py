@@ -63,7 +63,8 @@ def forwards(apps, schema_editor):
                 kind=kind,
                 defaults={"active": True, "since": since, "until": until, "why": why, "data": data},
             )
-        override = next((k for k, *_ in intents if k in ("force_discharge", "spike")), "")
+        kinds = {kind for kind, *_ in intents}
+        override = next((k for k in ("force_discharge", "spike") if k in kinds), "")
         last = (
             TariffPush.objects.filter(site_id=site.pk, status="confirmed")
             .order_by("-created_at", "-id")
@@ -82,7 +83,7 @@ def forwards(apps, schema_editor):
             household_export_rule=state.curtailment_saved_export_rule or state.saved_export_rule,
             tariff_backup_id=state.saved_profile_id,
             in_step=not (override or curtailed),
-            intent_kinds=",".join(k for k in RANKED if k in {kind for kind, *_ in intents}),
+            intent_kinds=",".join(k for k in RANKED if k in kinds),
         )
 
 
