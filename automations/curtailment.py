@@ -174,7 +174,7 @@ def site_curtailment_evaluate(
             return CurtailOutcome.CALMING
     return _leave(
         site,
-        why=f"Exporting earns {reading.earnings_c_per_kwh} c/kWh again, "
+        why=f"Exporting earns {reading.earnings_c_per_kwh:.1f} c/kWh again, "
         f"{CURTAIL_CALM_INTERVALS} intervals in a row",
     )
 
@@ -188,7 +188,7 @@ def _enter(site: Site, reading: FeedInReading, *, now: dt.datetime) -> CurtailOu
         site_id=site.pk,
         household_id=site.household_id,
         kind=IntentKind.CURTAILMENT,
-        why=f"Exporting earns {earnings} c/kWh (≤ 0): solar export stops until it pays again",
+        why=f"Exporting earns {earnings:.1f} c/kWh (≤ 0): solar export stops until it pays again",
         data={
             "earnings_c_per_kwh": str(earnings),
             "interval_end": reading.interval_end.isoformat(),

@@ -107,18 +107,22 @@ def active_intents(site_id: int, *, kinds: str | None = None) -> list[Intent]:
     return sorted((intent_of(row) for row in rows), key=lambda intent: intent.rank)
 
 
-def _lock_site_state(site_id: int) -> None:
-    """Serialise intent changes of one site (their ``intent_kinds`` summary is rewritten)."""
-    AutomationState.objects.get_or_create(site_id=site_id)
-    list(AutomationState.objects.select_for_update().filter(site_id=site_id).values("pk"))
+def _lock_site_state(site_id: int) -> str:
+    """Serialise intent changes of one site (each rewrites the ``intent_kinds`` summary from
+    the one before); returns the summary as it stands."""
+    locked = AutomationState.objects.select_for_update().filter(site_id=site_id)
+    kinds = locked.values_list("intent_kinds", flat=True).first()
+    if kinds is None:
+        AutomationState.objects.get_or_create(site_id=site_id)
+        kinds = locked.values_list("intent_kinds", flat=True).get()
+    return kinds
 
 
-def _kinds_rewrite(site_id: int) -> None:
-    kinds = sorted(
-        SiteIntent.objects.filter(site_id=site_id, active=True).values_list("kind", flat=True),
-        key=lambda kind: RANK[IntentKind(kind)],
-    )
-    AutomationState.objects.filter(site_id=site_id).update(intent_kinds=",".join(kinds))
+def _kinds_rewrite(site_id: int, kinds: str, *, add: str = "", remove: str = "") -> None:
+    """The summary with ``add`` in it, or ``remove`` out of it, in priority order."""
+    present = (set(filter(None, kinds.split(","))) | {add}) - {remove, ""}
+    ordered = sorted(present, key=lambda kind: RANK[IntentKind(kind)])
+    AutomationState.objects.filter(site_id=site_id).update(intent_kinds=",".join(ordered))
 
 
 def _record(
@@ -159,7 +163,7 @@ def intent_set(
         raise ValueError(f"{kind} is not a stored intent")
     moment = now or timezone.now()
     values = {"why": why[:300], "data": data or {}, "until": until}
-    _lock_site_state(site_id)
+    kinds = _lock_site_state(site_id)
     row, created = SiteIntent.objects.get_or_create(
         site_id=site_id, kind=kind, defaults={**values, "active": True, "since": moment}
     )
@@ -171,7 +175,7 @@ def intent_set(
     if not turned_on:
         SiteIntent.objects.filter(pk=row.pk).update(**values)
         return False
-    _kinds_rewrite(site_id)
+    _kinds_rewrite(site_id, kinds, add=kind)
     _record(
         site_id,
         household_id,
@@ -188,12 +192,12 @@ def intent_clear(
     *, site_id: int, household_id: int, kind: IntentKind, why: str, ended: str = ""
 ) -> bool:
     """Switch the intent off. Returns True if it was on (then the end is recorded once)."""
-    _lock_site_state(site_id)
+    kinds = _lock_site_state(site_id)
     turned_off = SiteIntent.objects.filter(site_id=site_id, kind=kind, active=True).update(
         active=False
     )
     if turned_off:
-        _kinds_rewrite(site_id)
+        _kinds_rewrite(site_id, kinds, remove=kind)
         _record(site_id, household_id, kind, ended or f"{IntentKind(kind).label} ended", why)
     return bool(turned_off)
 

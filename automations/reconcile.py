@@ -29,7 +29,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, cast
 
-from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import LockError
 
@@ -65,7 +64,7 @@ from automations.routine import ROUTINE_REASONS, NoPriceAccess, SyncOutcome, rou
 from credentials.models import SiteCredentials
 from devices.clients import MissingCredentials, tesla_client_for
 from devices.commands import write_budget_left
-from devices.models import Site
+from devices.models import DeviceCommand, Site
 from devices.providers.tesla import ExportRule, OperationMode, TeslaEnergyClient, TeslaError
 from households.models import Event
 from households.services import event_record
@@ -192,6 +191,7 @@ class _Pass:
         self._client: TeslaEnergyClient | None = None
         self._held_content: dict[str, Any] | None = None
         self._read = False
+        self._tariff_moved = False
 
     # The pass ---------------------------------------------------------------------------------
 
@@ -301,8 +301,9 @@ class _Pass:
 
     def _read_back(self) -> None:
         """Read what the Powerwall holds. After a write that may or may not have landed, a
-        setting found changed is recorded as an event of the intent that owns it (the write
-        landed; its own record was cut short)."""
+        setting found changed is recorded as an event of the intent that wrote it (the write
+        landed; its own record was cut short), and a tariff found to be our latest push is that
+        push, confirmed, owned by its intent."""
         info = self.client.site_info(int(self.site.tesla_energy_site_id))
         content = info.tariff_content_v2
         fingerprint = tariff_fingerprint(content) if content else ""
@@ -312,16 +313,20 @@ class _Pass:
             Setting.OPERATION_MODE: info.operation_mode or "",
             Setting.EXPORT_RULE: info.export_rule or "",
         }
-        if self.state.held_unsure:
-            self._record_found(found)
-        if fingerprint:
-            _confirm_late(self.site, fingerprint)
+        self._tariff_moved = fingerprint != self.state.held_tariff_fingerprint
         values: dict[str, Any] = {HELD_FIELD[s]: value for s, value in found.items()}
+        if self.state.held_unsure:
+            landed = _confirm_late(self.site, fingerprint) if fingerprint else None
+            if landed:
+                values["tariff_owner"] = "" if landed == IntentKind.HOUSEHOLD else landed
+            self._record_found(found, tariff_intent=landed)
         self._update(held_unsure=False, **values)
 
-    def _record_found(self, found: dict[Setting, str]) -> None:
+    def _record_found(self, found: dict[Setting, str], *, tariff_intent: str | None) -> None:
         for setting, value in found.items():
             before, owner = held_of(self.state, setting), owner_of(self.state, setting)
+            if setting == Setting.TARIFF:
+                owner = tariff_intent or ""
             if value == before or not owner:
                 continue
             what = "the tariff" if setting == Setting.TARIFF else f"{setting.label} {value}"
@@ -391,8 +396,10 @@ class _Pass:
 
     def _backup_for(self, override: Intent) -> TouProfile | None:
         state = self.state
-        if is_override(state.tariff_owner) and state.tariff_backup is not None:
-            return state.tariff_backup  # one takeover to another keeps the first backup
+        if state.tariff_backup is not None:
+            # One takeover to another keeps the first backup (as does a takeover whose push
+            # failed: the backup was saved before it).
+            return state.tariff_backup
         held = self._held_content
         if held is None and state.held_tariff_fingerprint:
             held = confirmed_content(self.site, state.held_tariff_fingerprint)
@@ -410,8 +417,8 @@ class _Pass:
     def _routine_step(self, winner: Intent, *, read_prices: bool) -> Step | None:
         state = self.state
         takeover = state.tariff_owner != IntentKind.ROUTINE
-        # A read-back this pass (a write of unknown outcome) may have found another tariff.
-        unsure = self._read or not state.held_tariff_fingerprint
+        # A read-back this pass found another tariff than the one believed held.
+        unsure = self._tariff_moved or not state.held_tariff_fingerprint
         if not (self.routine or takeover or unsure):
             return None  # live prices decide at their own cadence (Beat's syncs)
         if not read_prices:
@@ -527,8 +534,12 @@ class _Pass:
         setting, state = step.setting, self.state
         giving_back = step.intent == IntentKind.HOUSEHOLD
         ahead: dict[str, Any] = {"held_unsure": True}
-        if not giving_back:
-            if setting != Setting.TARIFF and owner_of(state, setting) == "":
+        if not giving_back and setting != Setting.TARIFF:
+            # The mode and export rule are written down as ours before they are sent, with the
+            # household's own value when we take it: a worker killed now never leaves our value
+            # to be taken for the household's. (The tariff the household had is the backup,
+            # saved before the first takeover; the tariff's owner is the one confirmed holding.)
+            if owner_of(state, setting) == "":
                 ahead[HOUSEHOLD_FIELD[setting]] = held_of(state, setting)
             ahead[OWNER_FIELD[setting]] = step.intent
         self._update(**ahead)
@@ -549,6 +560,8 @@ class _Pass:
             after[HELD_FIELD[setting]] = held
         if accepted and giving_back:
             after[OWNER_FIELD[setting]] = ""
+        if accepted and setting == Setting.TARIFF and not giving_back:
+            after["tariff_owner"] = step.intent
         if accepted and setting == Setting.TARIFF and not is_override(step.intent):
             after["tariff_backup"] = None
         # Written with the next step's write-ahead or the pass's record (a crash before then
@@ -685,25 +698,31 @@ def _credentials_of(site: Site) -> SiteCredentials | None:
         return None
 
 
-def _confirm_late(site: Site, fingerprint: str) -> None:
+def _confirm_late(site: Site, fingerprint: str) -> str | None:
     """A read-back found the tariff of our latest push, which had not been confirmed (a timeout
-    after Tesla applied it): confirm it now, so it is the tariff the next sync compares with."""
+    or a worker killed after Tesla applied it): confirm it now, so it is the tariff the next
+    sync compares with. Returns the intent that sent it (None: not our unconfirmed push)."""
     latest = (
         TariffPush.objects.filter(site=site, tariff_content__isnull=False)
         .order_by("-created_at", "-id")
+        .values_list("pk", "fingerprint", "status")
         .first()
     )
-    if (
-        latest is not None
-        and latest.fingerprint == fingerprint
-        and latest.status != TariffPush.Status.CONFIRMED
-    ):
-        with transaction.atomic():
-            TariffPush.objects.filter(pk=latest.pk).update(
-                status=TariffPush.Status.CONFIRMED,
-                verified_at=timezone.now(),
-                detail="Confirmed by a later read-back",
-            )
+    if latest is None or latest[1] != fingerprint or latest[2] == TariffPush.Status.CONFIRMED:
+        return None
+    TariffPush.objects.filter(pk=latest[0]).update(
+        status=TariffPush.Status.CONFIRMED,
+        verified_at=timezone.now(),
+        detail="Confirmed by a later read-back",
+    )
+    intent: str | None = (
+        DeviceCommand.objects.filter(
+            site=site, kind=DeviceCommand.Kind.TARIFF, payload__push_id=latest[0]
+        )
+        .values_list("intent", flat=True)
+        .first()
+    )
+    return intent
 
 
 __all__ = ["Outcome", "Result", "WritePause", "site_reconcile"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from automations.desired import Setting, winners
 from automations.intents import ROUTINE_WHY, Intent, active_intents
@@ -91,6 +92,14 @@ def _money(value: object) -> str:
     return f"${value}"
 
 
+def _one_decimal(value: object) -> str:
+    """A stored decimal string shown to one decimal place ("?" when missing or garbled)."""
+    try:
+        return f"{Decimal(str(value)):.1f}"
+    except (InvalidOperation, ValueError):
+        return "?"
+
+
 def _summary(site: Site, intent: Intent) -> str:
     data = intent.data
     local_until = f"{intent.until.astimezone(site.zone):%H:%M}" if intent.until else ""
@@ -100,8 +109,8 @@ def _summary(site: Site, intent: Intent) -> str:
     if intent.kind == IntentKind.FORCE_DISCHARGE:
         return f"Force discharge until {local_until}"
     if intent.kind == IntentKind.CURTAILMENT:
-        earns = data.get("earnings_c_per_kwh", "")
-        return f"Solar curtailment while exporting earns nothing (it earned {earns} c/kWh)"
+        earns = _one_decimal(data.get("earnings_c_per_kwh"))
+        return f"Solar curtailment while exporting earns nothing (it earns {earns} c/kWh)"
     if intent.kind == IntentKind.HOUSEHOLD_HOLD:
         what = "plan" if data.get("source") == "plan" else "profile"
         held = f"held until {local_until}" if intent.until else "held until you resume"

@@ -21,6 +21,7 @@ from automations.pauses import covering_pause, sites_covered, with_pause_flag
 from automations.reconcile import Outcome, site_reconcile, site_reconcile_if_needed
 from automations.routine import SyncOutcome
 from automations.selectors import site_control
+from devices.clients import tesla_client_for
 from devices.models import Site
 from households.models import Event
 from tests.automations.conftest import FROZEN_NOW, site_sync, tesla_history
@@ -51,6 +52,10 @@ def test_a_paused_site_computes_logs_once_and_sends_nothing_until_resumed(
 ):
     Site.objects.filter(pk=linked_site.pk).update(curtailment_enabled=True, tou_sync_enabled=False)
     linked_site.refresh_from_db()
+    # The simulated Powerwall keeps what earlier tests left: the household's own rule, again.
+    tesla_client_for(linked_site).set_grid_import_export(
+        int(linked_site.tesla_energy_site_id), export_rule="battery_ok"
+    )
     seq = last_seq(upstream, linked_site)
     pause = pauses.writes_pause(scope="fleet", reason="Tesla API incident")
 

@@ -4,6 +4,7 @@ intents, and what they saved becomes the household's values and owners (automati
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -16,7 +17,7 @@ BEFORE = [("automations", "0002_intents_and_held_state")]
 AFTER = [("automations", "0004_remove_replaced_state")]
 
 
-def migrate(targets: list[tuple[str, str]]) -> object:
+def migrate(targets: list[tuple[str, str]]) -> Any:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(targets)

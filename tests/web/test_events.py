@@ -125,3 +125,26 @@ def test_csv_neutralises_spreadsheet_formulas_and_never_leaks_other_households(l
     text = b"".join(response.streaming_content).decode()
     assert "THEIR EVENT" not in text
     assert "'=HYPERLINK" in text
+
+
+def test_each_decision_names_its_intent_on_the_page_and_in_the_csv(mine):
+    event_record(
+        household_id=mine.household.pk,
+        site_id=mine.site.pk,
+        automation="spike",
+        intent="spike",
+        decision="Tariff pushed and confirmed",
+    )
+    event_record(
+        household_id=mine.household.pk,
+        site_id=mine.site.pk,
+        automation="household",
+        intent="household",
+        decision="Export rule back to yours: pv_only",
+    )
+    body = mine.client.get(reverse("web:events")).content.decode()
+    assert "for: Spike response" in body
+    assert "for: Your own settings" in body
+    exported = mine.client.get(reverse("web:events_csv"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert [row["intent"] for row in rows] == ["household", "spike"]

@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from automations.models import IntentKind
 from households.models import Event
 from households.selectors import events_for_user, sites_for_user
 from web.forms.events import EventFilterForm
@@ -61,6 +62,11 @@ def _local(event: Event, zone: ZoneInfo) -> dt.datetime:
     return timezone.localtime(event.created_at, event.site.zone if event.site else zone)
 
 
+def _intent_label(intent: str) -> str:
+    """The intent an event was decided for, in words ("" for events of no intent)."""
+    return IntentKind(intent).label if intent in IntentKind.values else ""
+
+
 @login_required
 @require_GET
 def event_log(request: HttpRequest) -> HttpResponse:
@@ -73,7 +79,7 @@ def event_log(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(event, _local(event, zone)) for event in page.object_list]
+    rows = [(event, _local(event, zone), _intent_label(event.intent)) for event in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -113,7 +119,16 @@ def event_log_csv(request: HttpRequest) -> HttpResponseBase:
             content_type="text/plain; charset=utf-8",
         )
     writer = csv.writer(_Echo())
-    header = ["time_utc", "time_local", "site", "automation", "decision", "reason", "outcome"]
+    header = [
+        "time_utc",
+        "time_local",
+        "site",
+        "automation",
+        "intent",
+        "decision",
+        "reason",
+        "outcome",
+    ]
 
     def rows() -> object:
         yield writer.writerow(header)
@@ -124,6 +139,7 @@ def event_log_csv(request: HttpRequest) -> HttpResponseBase:
                     _local(event, zone).isoformat(),
                     _cell(event.site.name if event.site else ""),
                     event.automation,
+                    event.intent,
                     _cell(event.decision),
                     _cell(event.reason),
                     event.outcome,
