@@ -10,14 +10,13 @@ SPEC §5: curtailment taking an export rule that is already ``never`` sends ``pv
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from automations.desired import Setting, Winners, value_of
 from automations.intents import OVERRIDES, Intent
 from automations.models import AutomationState, IntentKind
-from automations.overrides import RESTORE_REASON, export_tariff
+from automations.overrides import PUSH_REASON, RESTORE_REASON, export_tariff
 from tariffs.engine.model import HalfHourRates
 from tariffs.models import TariffPush, TouProfile
 
@@ -150,25 +149,14 @@ def override_step(
     built = export_tariff(site, override, backup)
     if built.fingerprint == state.held_tariff_fingerprint:
         return None
-    reason = (
-        TariffPush.Reason.SPIKE
-        if override.kind == IntentKind.SPIKE
-        else TariffPush.Reason.FORCE_DISCHARGE
-    )
     return Step(
         Setting.TARIFF,
         override.kind,
         built.fingerprint,
         override.why,
-        TariffSend(built.content, built.fingerprint, reason, built.rates),
+        TariffSend(built.content, built.fingerprint, PUSH_REASON[override.kind], built.rates),
     )
 
 
 def is_override(kind: str) -> bool:
     return kind in OVERRIDES
-
-
-def expiry_of(intents: list[Intent]) -> dt.datetime | None:
-    """The soonest moment an active intent ends by itself."""
-    ends = [intent.until for intent in intents if intent.until is not None]
-    return min(ends) if ends else None

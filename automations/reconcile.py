@@ -27,7 +27,7 @@ import enum
 import hashlib
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.utils import timezone
 from redis.exceptions import LockError
@@ -65,7 +65,7 @@ from credentials.models import SiteCredentials
 from devices.clients import MissingCredentials, tesla_client_for
 from devices.commands import write_budget_left
 from devices.models import DeviceCommand, Site
-from devices.providers.tesla import ExportRule, OperationMode, TeslaEnergyClient, TeslaError
+from devices.providers.tesla import TeslaEnergyClient, TeslaError
 from households.models import Event
 from households.services import event_record
 from ops.locks import redis_client, redis_key
@@ -271,6 +271,8 @@ class _Pass:
             return "Tesla needs re-authorisation"
         if not self.site.tesla_energy_site_id:
             return "no Powerwall chosen yet"
+        if not _tesla_credentials_stored(self.site, self.credentials):
+            return "no Tesla credentials: connect Tesla"
         return None
 
     # Reading the Powerwall back ---------------------------------------------------------------
@@ -597,22 +599,14 @@ class _Pass:
                     site=site, push_id=sent.push.pk, now=self.now
                 )
             return confirmed, sent.held_fingerprint or None
-        if step.setting == Setting.OPERATION_MODE:
-            accepted = writes.operation_mode_set(
-                site=site,
-                client=client,
-                mode=cast(OperationMode, step.value),
-                intent=step.intent,
-                why=step.why,
-            )
-        else:
-            accepted = writes.export_rule_set(
-                site=site,
-                client=client,
-                rule=cast(ExportRule, step.value),
-                intent=step.intent,
-                why=step.why,
-            )
+        accepted = writes.setting_set(
+            site=site,
+            client=client,
+            setting=step.setting,
+            value=step.value,
+            intent=step.intent,
+            why=step.why,
+        )
         self._command_event(step, accepted)
         return accepted, step.value if accepted else None
 
@@ -696,6 +690,14 @@ def _credentials_of(site: Site) -> SiteCredentials | None:
         return site.credentials
     except SiteCredentials.DoesNotExist:
         return None
+
+
+def _tesla_credentials_stored(site: Site, credentials: SiteCredentials | None) -> bool:
+    if credentials is None:
+        return False
+    if site.tesla_access == Site.TeslaAccess.TESLEMETRY:
+        return bool(credentials.teslemetry_api_key)
+    return bool(credentials.tesla_access_token)
 
 
 def _confirm_late(site: Site, fingerprint: str) -> str | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from django.utils import timezone
 
@@ -66,34 +67,23 @@ def tesla_command_run(
     return command, result
 
 
-def operation_mode_set(
-    *, site: Site, client: TeslaEnergyClient, mode: OperationMode, intent: IntentKind, why: str
+def setting_set(
+    *, site: Site, client: TeslaEnergyClient, setting: str, value: str, intent: IntentKind, why: str
 ) -> bool:
-    """Set the operation mode. True if Tesla accepted it; Tesla errors propagate."""
+    """Set the operation mode (``setting`` "operation_mode") or the export rule
+    ("export_rule"). True if Tesla accepted it; Tesla errors propagate."""
     energy_site_id = int(site.tesla_energy_site_id)
+    call: Callable[[], CommandResult]
+    if setting == DeviceCommand.Kind.OPERATION_MODE:
+        call = partial(client.set_operation_mode, energy_site_id, cast(OperationMode, value))
+    elif setting == DeviceCommand.Kind.EXPORT_RULE:
+        call = partial(
+            client.set_grid_import_export, energy_site_id, export_rule=cast(ExportRule, value)
+        )
+    else:
+        raise ValueError(f"not a setting the reconcile sets: {setting!r}")
     _, result = tesla_command_run(
-        site=site,
-        kind=DeviceCommand.Kind.OPERATION_MODE,
-        payload={"operation_mode": mode},
-        reason=why,
-        intent=intent,
-        call=lambda: client.set_operation_mode(energy_site_id, mode),
-    )
-    return result.result
-
-
-def export_rule_set(
-    *, site: Site, client: TeslaEnergyClient, rule: ExportRule, intent: IntentKind, why: str
-) -> bool:
-    """Set the export rule. True if Tesla accepted it; Tesla errors propagate."""
-    energy_site_id = int(site.tesla_energy_site_id)
-    _, result = tesla_command_run(
-        site=site,
-        kind=DeviceCommand.Kind.EXPORT_RULE,
-        payload={"export_rule": rule},
-        reason=why,
-        intent=intent,
-        call=lambda: client.set_grid_import_export(energy_site_id, export_rule=rule),
+        site=site, kind=setting, payload={setting: value}, reason=why, intent=intent, call=call
     )
     return result.result
 

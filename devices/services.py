@@ -31,6 +31,7 @@ from devices.providers import tesla
 from households.models import Household
 from ops.http import upstream_session, upstream_timeout
 from pricing.providers import amber
+from tariffs.models import TariffPush
 
 #: The Site fields a household may change on the settings page (and the API). Price source and
 #: Tesla identity change only through onboarding (``site_create``, ``site_energy_site_set``).
@@ -200,7 +201,11 @@ def site_price_source_update(*, site: Site, changes: Mapping[str, Any]) -> Site:
         raise ValidationError({"custom_schedule": "Choose one of your own schedules."})
     for name, value in changes.items():
         setattr(fresh, name, value)
-    return _clean_and_save(fresh, list(changes))
+    saved = _clean_and_save(fresh, list(changes))
+    if saved.tou_sync_enabled:
+        # Live prices now come from elsewhere: a sync builds the tariff from the new source.
+        dispatch.sync(saved.pk, reason=TariffPush.Reason.MANUAL)
+    return saved
 
 
 @transaction.atomic

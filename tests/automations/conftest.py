@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,8 +15,9 @@ from celery.contrib.testing.worker import start_worker
 from kombu import Queue
 
 from automations.models import AutomationState
-from automations.reconcile import site_reconcile
+from automations.reconcile import site_reconcile, site_reconcile_if_needed
 from automations.routine import SyncOutcome
+from automations.spike import site_spike_evaluate
 from credentials.models import SiteCredentials
 from devices.models import Site
 from ops.devrun import simulator_environment
@@ -120,3 +122,15 @@ def real_worker(queues: Sequence[str], *, concurrency: int = 4) -> Iterator[None
             yield
     finally:
         _purge(queues)
+
+
+def spike_check(site: Site, rrp: str, *, minutes: int) -> str:
+    """One spike check ``minutes`` after FROZEN_NOW, then the site's reconcile when needed (as
+    tasks.spike.evaluate_site does); returns what the check did."""
+    moment = FROZEN_NOW + dt.timedelta(minutes=minutes)
+    what = site_spike_evaluate(
+        site_id=site.pk, rrp_dollars_per_mwh=Decimal(rrp), interval_end=moment, now=moment
+    )
+    changed = what in ("started", "refreshed", "ended")
+    site_reconcile_if_needed(site_id=site.pk, changed=changed, now=moment)
+    return what

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -16,17 +15,16 @@ import pytest
 from automations import dispatch
 from automations.holds import household_hold_end, household_hold_start
 from automations.models import AutomationState, IntentKind, SiteIntent
-from automations.reconcile import site_reconcile, site_reconcile_if_needed
+from automations.reconcile import site_reconcile
 from automations.routine import SyncOutcome
 from automations.selectors import site_control
-from automations.spike import site_spike_evaluate
 from devices.models import Site
 from households.models import Event
 from tariffs.engine.custom_tou import schedule_from_dict
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.engine.tesla_format import TariffInvalid, render_custom_tariff
 from tariffs.models import TariffPush
-from tests.automations.conftest import FROZEN_NOW, control, site_sync
+from tests.automations.conftest import FROZEN_NOW, control, site_sync, spike_check
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -119,24 +117,14 @@ def test_a_spike_outranks_the_hold_and_the_hold_comes_back_after_it(
     hold(linked_site, plan)
     site_reconcile(site_id=linked_site.pk, now=FROZEN_NOW)
 
-    def spike_check(rrp: str, minutes: int) -> None:
-        moment = FROZEN_NOW + dt.timedelta(minutes=minutes)
-        what = site_spike_evaluate(
-            site_id=linked_site.pk,
-            rrp_dollars_per_mwh=Decimal(rrp),
-            interval_end=moment,
-            now=moment,
-        )
-        site_reconcile_if_needed(site_id=linked_site.pk, changed=what != "holding", now=moment)
-
-    spike_check("5000", 1)
+    spike_check(linked_site, "5000", minutes=1)
     assert held_fingerprint(upstream, linked_site) != tariff_fingerprint(plan)
     control_now = site_control(site=Site.objects.get(pk=linked_site.pk), now=FROZEN_NOW)
     assert control_now.in_control[0].kind == "spike"
     assert control_now.in_control[0].summary == "Spike response until prices fall below $270.00/MWh"
     assert "household_hold" in [line.kind for line in control_now.waiting]
     for minutes in (10, 15):
-        spike_check("100", minutes)
+        spike_check(linked_site, "100", minutes=minutes)
     assert held_fingerprint(upstream, linked_site) == tariff_fingerprint(plan)
 
 

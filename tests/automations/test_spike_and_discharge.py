@@ -14,8 +14,8 @@ import pytest
 from automations import overrides
 from automations.force_discharge import force_discharge_start, force_discharge_stop
 from automations.models import AutomationState, IntentKind, SiteIntent
-from automations.reconcile import site_reconcile, site_reconcile_if_needed
-from automations.spike import aemo_prices_check, site_spike_evaluate, sites_to_evaluate
+from automations.reconcile import site_reconcile
+from automations.spike import aemo_prices_check, sites_to_evaluate
 from automations.writes import tariff_push
 from devices.clients import tesla_client_for
 from devices.models import Site
@@ -24,7 +24,7 @@ from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.engine.model import HalfHourRates
 from tariffs.engine.tesla_format import render_half_hour_tariff
 from tariffs.models import TariffPush, TouProfile
-from tests.automations.conftest import FROZEN_NOW, control
+from tests.automations.conftest import FROZEN_NOW, control, spike_check
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -71,23 +71,8 @@ def household_tariff(upstream, spiky_site) -> dict[str, Any]:
     return content
 
 
-def check(site: Site, rrp: str, *, minutes: int) -> str:
-    """One spike check, then the site's reconcile when needed (as tasks.spike.evaluate_site)."""
-    moment = FROZEN_NOW + dt.timedelta(minutes=minutes)
-    what = site_spike_evaluate(
-        site_id=site.pk,
-        rrp_dollars_per_mwh=Decimal(rrp),
-        interval_end=moment,
-        now=moment,
-    )
-    site_reconcile_if_needed(
-        site_id=site.pk, changed=what in ("started", "refreshed", "ended"), now=moment
-    )
-    return what
-
-
 def test_spike_from_start_to_restore(upstream, spiky_site, household_tariff, new_tesla_writes):
-    assert check(spiky_site, "5000", minutes=1) == "started"
+    assert spike_check(spiky_site, "5000", minutes=1) == "started"
     assert SiteIntent.objects.get(site=spiky_site, kind=IntentKind.SPIKE).active
     state = AutomationState.objects.get(site=spiky_site)
     assert state.household_operation_mode == "self_consumption"
@@ -106,13 +91,13 @@ def test_spike_from_start_to_restore(upstream, spiky_site, household_tariff, new
     assert [w["command"] for w in new_tesla_writes()] == ["time_of_use_settings", "operation"]
 
     writes = len(new_tesla_writes())
-    assert check(spiky_site, "6000", minutes=2) == "holding"
+    assert spike_check(spiky_site, "6000", minutes=2) == "holding"
     assert len(new_tesla_writes()) == writes  # no second push in the same half-hour
 
-    assert check(spiky_site, "280", minutes=5) == "holding"  # above 300 * 0.9
-    assert check(spiky_site, "100", minutes=10) == "calming"
-    assert check(spiky_site, "100", minutes=10) == "counted"  # same interval, counted once
-    assert check(spiky_site, "90", minutes=15) == "ended"
+    assert spike_check(spiky_site, "280", minutes=5) == "holding"  # above 300 * 0.9
+    assert spike_check(spiky_site, "100", minutes=10) == "calming"
+    assert spike_check(spiky_site, "100", minutes=10) == "counted"  # same interval, counted once
+    assert spike_check(spiky_site, "90", minutes=15) == "ended"
 
     battery = held(upstream, spiky_site)
     assert tariff_fingerprint(battery["tariff_content_v2"]) == tariff_fingerprint(household_tariff)
@@ -139,11 +124,11 @@ def test_spike_from_start_to_restore(upstream, spiky_site, household_tariff, new
 
 
 def test_the_spike_window_moves_with_the_half_hour_once(upstream, spiky_site, household_tariff):
-    check(spiky_site, "5000", minutes=1)
+    spike_check(spiky_site, "5000", minutes=1)
     pushes = TariffPush.objects.filter(site=spiky_site, reason=TariffPush.Reason.SPIKE)
     assert pushes.count() == 1
-    assert check(spiky_site, "5000", minutes=7) == "refreshed"  # 16:31: a new half-hour
-    assert check(spiky_site, "5000", minutes=8) == "holding"
+    assert spike_check(spiky_site, "5000", minutes=7) == "refreshed"  # 16:31: a new half-hour
+    assert spike_check(spiky_site, "5000", minutes=8) == "holding"
     assert pushes.count() == 2
     assert TouProfile.objects.filter(site=spiky_site).count() == 1  # one backup per takeover
 
@@ -151,7 +136,7 @@ def test_the_spike_window_moves_with_the_half_hour_once(upstream, spiky_site, ho
 def test_spike_tariff_is_never_saved_as_the_pre_spike_tariff(
     upstream, spiky_site, household_tariff
 ):
-    check(spiky_site, "5000", minutes=1)
+    spike_check(spiky_site, "5000", minutes=1)
     # A crash lost what the reconcile knew while Tesla holds our spike tariff.
     TouProfile.objects.filter(site=spiky_site).delete()
     AutomationState.objects.filter(site=spiky_site).update(
@@ -178,7 +163,7 @@ def test_a_synced_tariff_is_built_on_from_its_stored_rates_without_parsing(upstr
     with mock.patch.object(
         overrides, "parse_tariff_content_v2", side_effect=AssertionError("parsed")
     ):
-        assert check(spiky_site, "5000", minutes=1) == "started"
+        assert spike_check(spiky_site, "5000", minutes=1) == "started"
     sell = held(upstream, spiky_site)["tariff_content_v2"]["sell_tariff"]["energy_charges"]
     rates = sorted(sell["Summer"]["rates"].values())
     assert rates.count(5) == 2  # the current and next half-hours
@@ -186,7 +171,7 @@ def test_a_synced_tariff_is_built_on_from_its_stored_rates_without_parsing(upstr
 
 
 def test_worker_killed_mid_restore_is_repaired(upstream, spiky_site, household_tariff):
-    check(spiky_site, "5000", minutes=1)
+    spike_check(spiky_site, "5000", minutes=1)
     # The spike ended in the database and the worker died before any reconcile ran.
     SiteIntent.objects.filter(site=spiky_site, kind=IntentKind.SPIKE).update(active=False)
     AutomationState.objects.filter(site=spiky_site).update(intent_kinds="")
@@ -201,7 +186,7 @@ def test_killed_after_sending_before_recording_reads_back_instead_of_guessing(
 ):
     """The write-ahead left held_unsure set and the owner recorded: the next pass reads the
     Powerwall back, finds the mode already sent, and sends nothing twice."""
-    check(spiky_site, "5000", minutes=1)
+    spike_check(spiky_site, "5000", minutes=1)
     writes = len(new_tesla_writes())
     AutomationState.objects.filter(site=spiky_site).update(
         held_unsure=True, held_operation_mode="self_consumption"
@@ -215,7 +200,7 @@ def test_killed_after_sending_before_recording_reads_back_instead_of_guessing(
 
 def test_spike_detection_off_ignores_the_price(upstream, spiky_site, household_tariff):
     Site.objects.filter(pk=spiky_site.pk).update(spike_detection_enabled=False)
-    assert check(spiky_site, "9000", minutes=1) == "normal"
+    assert spike_check(spiky_site, "9000", minutes=1) == "normal"
     assert not SiteIntent.objects.filter(site=spiky_site, active=True).exists()
 
 
