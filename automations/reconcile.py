@@ -77,6 +77,13 @@ from tariffs.engine.freshness import Refused
 from tariffs.models import TariffPush, TouProfile
 from tariffs.site_tariff import current_half_hour_index
 
+# The site setting that switches an automation's intent on (the routine one is kept in line both
+# ways, below; the others are set by their automation and only ended here when switched off).
+ENABLED_BY = {
+    IntentKind.CURTAILMENT: "curtailment_enabled",
+    IntentKind.SPIKE: "spike_detection_enabled",
+    IntentKind.FORCE_TOGGLE: "force_mode_toggle_enabled",
+}
 # Errors of the upstreams a pass talks to (and a site without Tesla credentials).
 UPSTREAM_ERRORS = (TeslaError, AmberError, AemoError, MissingCredentials)
 LOCK_TTL_SECONDS = 120  # > one pass: a price fetch, a read-back, three commands and a push
@@ -213,10 +220,10 @@ class _Pass:
         self.winners = winners(self.intents, now=self.now)
         self.pause = covering_pause(site) if getattr(site, "write_paused", True) else None
         blocked = self._blocked()
-        if blocked is None and self._must_read():
-            self._read_back()
         self.blocked = blocked
         try:
+            if blocked is None and self._must_read():
+                self._read_back()
             plan = self._plan(read_prices=blocked is None or self.pause is not None)
             result = self._hold(plan, blocked) if blocked is not None else self._send(plan)
         except UPSTREAM_ERRORS as exc:
@@ -232,17 +239,25 @@ class _Pass:
         return self.state.last_sync_at is not None and self.state.last_sync_at >= due
 
     def _live_intents(self) -> list[Intent]:
-        """Active intents; those past their time are ended here, and live price sync follows
-        the site's setting (so a setting changed anywhere shows within one pass)."""
+        """Active intents; those past their time end here, as do those whose automation the
+        household turned off, and live price sync follows the site's setting (a setting
+        changed anywhere shows within one pass)."""
         site = self.site
         intents = active_intents(site.pk, kinds=self.state.intent_kinds)
-        for intent in [i for i in intents if i.expired(self.now)]:
+        for intent in list(intents):
+            setting = ENABLED_BY.get(intent.kind)
+            if intent.expired(self.now):
+                why, ended = "Its time was up.", f"{intent.kind.label} ended: its time was up"
+            elif setting is not None and not getattr(site, setting):
+                why, ended = "It was turned off.", f"{intent.kind.label} ended: turned off"
+            else:
+                continue
             intent_clear(
                 site_id=site.pk,
                 household_id=site.household_id,
                 kind=intent.kind,
-                why="Its time was up.",
-                ended=f"{intent.kind.label} ended: its time was up",
+                why=why,
+                ended=ended,
             )
             intents.remove(intent)
         syncing = any(i.kind == IntentKind.ROUTINE for i in intents)

@@ -318,3 +318,16 @@ def test_check_all_fans_out_with_expiry(curtail_site):
     with mock.patch.object(curtail.check_site, "apply_async") as queued:
         curtail.check_all()
     queued.assert_called_once_with((curtail_site.pk,), expires=curtail.CHECK_EXPIRES_SECONDS)
+
+
+def test_turning_curtailment_off_restores_at_the_next_reconcile(upstream, curtail_site, writes):
+    """Settings changes queue a reconcile (devices.services): it ends the intent of an
+    automation switched off without waiting for that automation's next check."""
+    check(curtail_site, COSTS, minutes=0)
+    Site.objects.filter(pk=curtail_site.pk).update(curtailment_enabled=False)
+    site_reconcile(site_id=curtail_site.pk, now=FROZEN_NOW + dt.timedelta(seconds=20))
+    assert rules_sent(writes) == ["never", "battery_ok"]
+    assert not curtailing(curtail_site)
+    assert Event.objects.filter(
+        site=curtail_site, decision="Solar curtailment ended: turned off"
+    ).exists()

@@ -39,7 +39,7 @@ from unittest import mock
 import pytest
 from django.conf import settings as django_settings
 from django.db import transaction
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -554,6 +554,8 @@ def test_every_interleaving_keeps_one_owner_per_powerwall(settings_budget: None)
             stateful_step_count=20,
             deadline=None,
             database=None,
+            # No explain phase: it traces every line while shrinking, far too slow here.
+            phases=[Phase.explicit, Phase.generate, Phase.shrink],
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
