@@ -155,8 +155,9 @@ def intent_set(
 ) -> bool:
     """Switch the intent on (or update what it wants while on). Returns True if it was off.
 
-    Starting is a compare-and-set on ``active``: of two workers starting one intent, one records
-    the start (``started``: the event's decision, default "<kind> started"). Ask for a reconcile
+    Intent changes of a site are serialised on its automation state's row (its ``intent_kinds``
+    says which are on): of two workers starting one intent, one records the start
+    (``started``: the event's decision, default "<kind> started"). Ask for a reconcile
     afterwards (automations.dispatch, or automations.reconcile in a worker).
     """
     if kind == IntentKind.OPERATOR_HOLD or kind == IntentKind.HOUSEHOLD:
@@ -164,17 +165,14 @@ def intent_set(
     moment = now or timezone.now()
     values = {"why": why[:300], "data": data or {}, "until": until}
     kinds = _lock_site_state(site_id)
-    row, created = SiteIntent.objects.get_or_create(
-        site_id=site_id, kind=kind, defaults={**values, "active": True, "since": moment}
-    )
-    turned_on = created or bool(
-        SiteIntent.objects.filter(pk=row.pk, active=False).update(
-            **values, active=True, since=moment
-        )
-    )
-    if not turned_on:
-        SiteIntent.objects.filter(pk=row.pk).update(**values)
+    rows = SiteIntent.objects.filter(site_id=site_id, kind=kind)
+    if kind in kinds.split(","):  # on already: what it wants may change, not since when
+        rows.update(**values)
         return False
+    if not rows.update(**values, active=True, since=moment):
+        SiteIntent.objects.create(
+            site_id=site_id, kind=kind, active=True, since=moment, **values
+        )
     _kinds_rewrite(site_id, kinds, add=kind)
     _record(
         site_id,
@@ -193,6 +191,8 @@ def intent_clear(
 ) -> bool:
     """Switch the intent off. Returns True if it was on (then the end is recorded once)."""
     kinds = _lock_site_state(site_id)
+    if kind not in kinds.split(","):
+        return False
     turned_off = SiteIntent.objects.filter(site_id=site_id, kind=kind, active=True).update(
         active=False
     )

@@ -11,43 +11,31 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from automations import dispatch
 from automations.models import WritePause
-from devices.models import NemRegion, Site, in_nem_region, zones_by_region
+from devices.models import NemRegion, Site, in_nem_region
 
 ACTIVE = Q(ended_at__isnull=True)
 
 
 def covering_pause(site: Site) -> WritePause | None:
-    """The active pause that covers ``site`` (the oldest, if several do), or None."""
-    covers = Q(scope=WritePause.Scope.FLEET) | Q(scope=WritePause.Scope.SITE, site_id=site.id)
+    """The active pause that covers ``site`` (the oldest, if several do), or None.
+
+    One small query of every active pause (there are few, usually none), matched here: cheaper
+    for the reconcile than matching in SQL, where the region of a site without an AEMO region
+    needs its time zone mapped."""
     region = site.nem_region
-    if region:
-        covers |= Q(scope=WritePause.Scope.REGION, region=region)
-    return WritePause.objects.filter(ACTIVE).filter(covers).order_by("created_at", "id").first()
-
-
-def with_pause_flag(sites: QuerySet[Site]) -> QuerySet[Site]:
-    """``sites`` annotated with ``write_paused``: an active pause covers the site (one query
-    with the site's own; ``covering_pause`` then says which, for the rare paused site)."""
-    region = Case(
-        When(~Q(aemo_region=""), then=F("aemo_region")),
-        *(
-            When(time_zone__in=zones, then=Value(region))
-            for region, zones in zones_by_region().items()
-        ),
-        default=Value(""),
-        output_field=CharField(),
-    )
-    covering = WritePause.objects.filter(ACTIVE).filter(
-        Q(scope=WritePause.Scope.FLEET)
-        | Q(scope=WritePause.Scope.SITE, site_id=OuterRef("pk"))
-        | Q(scope=WritePause.Scope.REGION, region=OuterRef("nem_region_sql"))
-    )
-    return sites.annotate(nem_region_sql=region).annotate(write_paused=Exists(covering))
+    for pause in WritePause.objects.filter(ACTIVE).order_by("created_at", "id"):
+        if (
+            pause.scope == WritePause.Scope.FLEET
+            or (pause.scope == WritePause.Scope.SITE and pause.site_id == site.pk)
+            or (pause.scope == WritePause.Scope.REGION and region and pause.region == region)
+        ):
+            return pause
+    return None
 
 
 def active_pauses() -> QuerySet[WritePause]:

@@ -44,7 +44,7 @@ from automations.intents import (
 )
 from automations.models import AutomationState, IntentKind, WritePause
 from automations.overrides import backup_save, confirmed_content
-from automations.pauses import covering_pause, with_pause_flag
+from automations.pauses import covering_pause
 from automations.plan import (
     HELD_FIELD,
     HOUSEHOLD_FIELD,
@@ -142,6 +142,10 @@ def site_reconcile(
     prices). Tesla, Amber and AEMO errors propagate (the task's retry policy decides); whatever
     was sent before the error is recorded."""
     result = Result(Outcome.BUSY)
+    if routine and due and _synced_since(site_id, due):
+        # A backlog ran this sync late and a later one saw these prices already: nothing to do
+        # (one small query, not a pass: at thousands of sites a backlog is when it matters).
+        return Result(Outcome.IN_STEP, SyncOutcome.ALREADY_FRESH)
     for _ in range(MAX_PASSES):
         lock = redis_client().lock(
             redis_key("lock", "site", site_id), timeout=LOCK_TTL_SECONDS, blocking=False
@@ -164,6 +168,10 @@ def site_reconcile(
             return result
         routine, due = left or None, None
     return result
+
+
+def _synced_since(site_id: int, due: dt.datetime) -> bool:
+    return AutomationState.objects.filter(site_id=site_id, last_sync_at__gte=due).exists()
 
 
 def site_reconcile_if_needed(
@@ -204,7 +212,7 @@ class _Pass:
 
     def run(self) -> tuple[Result, bool]:
         site = (
-            with_pause_flag(Site.objects.filter(pk=self.site_id))
+            Site.objects.filter(pk=self.site_id)
             .select_related("automation_state", "credentials", "custom_schedule")
             .first()
         )
@@ -213,12 +221,12 @@ class _Pass:
         self.site = site
         self.state = _state_of(site)
         self.credentials = _credentials_of(site)
-        if self.routine and self.due and self._synced_since(self.due):
-            self.routine = None  # a later sync saw these prices already
+        if self.routine and self.due and _synced_since_state(self.state, self.due):
+            self.routine = None  # a sync since (while this one waited for the lock) saw them
             self.sync = (SyncOutcome.ALREADY_FRESH, "")
         self.intents = self._live_intents()
         self.winners = winners(self.intents, now=self.now)
-        self.pause = covering_pause(site) if getattr(site, "write_paused", True) else None
+        self.pause = covering_pause(site)
         blocked = self._blocked()
         self.blocked = blocked
         try:
@@ -234,9 +242,6 @@ class _Pass:
             self._finish(Result(Outcome.FAILED, detail=detail))
             raise
         return self._finish(result), self.again
-
-    def _synced_since(self, due: dt.datetime) -> bool:
-        return self.state.last_sync_at is not None and self.state.last_sync_at >= due
 
     def _live_intents(self) -> list[Intent]:
         """Active intents; those past their time end here, as do those whose automation the
@@ -337,7 +342,9 @@ class _Pass:
             if landed:
                 values["tariff_owner"] = "" if landed == IntentKind.HOUSEHOLD else landed
             self._record_found(found, tariff_intent=landed)
-        self._update(held_unsure=False, **values)
+        # Written with the first command's write-ahead or the pass's record: a pass that dies
+        # before then leaves held_unsure set, and the next reads back again.
+        self._stage(held_unsure=False, **values)
 
     def _record_found(self, found: dict[Setting, str], *, tariff_intent: str | None) -> None:
         for setting, value in found.items():
@@ -428,7 +435,7 @@ class _Pass:
             self.site, held=held, kind=override.kind, now=self.now, save=self.blocked is None
         )
         if backup is not None and self.blocked is None:
-            self._update(tariff_backup=backup)
+            self._stage(tariff_backup=backup)  # written before the takeover's first command
         return backup
 
     def _routine_step(self, winner: Intent, *, read_prices: bool) -> Step | None:
@@ -691,6 +698,10 @@ class _Pass:
             )
         self._update(**values)
         return Result(result.outcome, sync, result.detail)
+
+
+def _synced_since_state(state: AutomationState, due: dt.datetime) -> bool:
+    return state.last_sync_at is not None and state.last_sync_at >= due
 
 
 def _state_of(site: Site) -> AutomationState:

@@ -98,7 +98,9 @@ def site_spike_evaluate(
     state = getattr(site, "automation_state", None)
     if state is None:
         state, _ = AutomationState.objects.get_or_create(site=site)
-    spike = SiteIntent.objects.filter(site=site, kind=IntentKind.SPIKE, active=True).first()
+    spike = None
+    if IntentKind.SPIKE in state.intent_kinds.split(","):
+        spike = SiteIntent.objects.filter(site=site, kind=IntentKind.SPIKE, active=True).first()
     threshold = site.spike_threshold_dollars_per_mwh
     if rrp_dollars_per_mwh >= threshold and site.spike_detection_enabled:
         if state.spike_calm_intervals:

@@ -226,9 +226,9 @@ def test_the_beat_fan_out_queues_forecast_now_and_settled_when_due(linked_site):
 
 def test_database_round_trips_per_sync_stay_few(upstream, linked_site, django_assert_num_queries):
     """At thousands of sites every query counts (bench/bench_sync.py): the push path reads the
-    site with its state, credentials and any pause once (live price sync alone needs no intent
-    row), writes ahead who owns the tariff, then the push, the command, the event, and the
-    outcome."""
+    site with its state and credentials once, the operator's active pauses (usually none; live
+    price sync alone needs no intent row), marks the Powerwall unsure before the push, then
+    writes the push, the command, the event, and the outcome."""
     Site.objects.filter(pk=linked_site.pk).update(teslemetry_region="na")
     intent_set(
         site_id=linked_site.pk,
@@ -241,11 +241,11 @@ def test_database_round_trips_per_sync_stay_few(upstream, linked_site, django_as
     AutomationState.objects.filter(site=linked_site).update(
         last_sync_at=FROZEN_NOW - dt.timedelta(minutes=1)
     )
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         assert site_sync(site_id=linked_site.pk, reason="forecast", now=FROZEN_NOW) == (
             SyncOutcome.PUSHED
         )
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert site_sync(site_id=linked_site.pk, reason="settled", now=FROZEN_NOW) == (
             SyncOutcome.UNCHANGED
         )
