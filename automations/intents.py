@@ -170,9 +170,7 @@ def intent_set(
         rows.update(**values)
         return False
     if not rows.update(**values, active=True, since=moment):
-        SiteIntent.objects.create(
-            site_id=site_id, kind=kind, active=True, since=moment, **values
-        )
+        SiteIntent.objects.create(site_id=site_id, kind=kind, active=True, since=moment, **values)
     _kinds_rewrite(site_id, kinds, add=kind)
     _record(
         site_id,
