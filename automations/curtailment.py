@@ -30,7 +30,8 @@ from decimal import Decimal
 
 from django.db.models import Q
 
-from automations.intents import intent_clear, intent_set
+from automations.checks import CheckContext, Checked, state_update
+from automations.intents import SiteIntents
 from automations.models import AutomationState, IntentKind, SiteIntent
 from credentials.models import SiteCredentials
 from devices.models import Site
@@ -50,7 +51,6 @@ class CurtailOutcome(enum.StrEnum):
     NORMAL = "normal"  # off, nothing to do
     STALE = "stale"  # the price given is for an interval that is over
     NO_PRICE = "no_price"  # Amber gave no current feed-in interval
-    GONE = "gone"
     DISABLED = "disabled"
     UNSUPPORTED = "unsupported"
 
@@ -77,13 +77,12 @@ def interval_end_after(moment: dt.datetime) -> dt.datetime:
     return utc.replace(minute=utc.minute - utc.minute % 5, second=0, microsecond=0) + INTERVAL
 
 
-def current_feed_in(site: Site) -> FeedInReading | None:
+def current_feed_in(site: Site, creds: SiteCredentials | None) -> FeedInReading | None:
     """The feed-in price of the 5-minute interval in progress, fresh from Amber's REST API.
 
     Returns None when the site has no Amber token or Amber has no current feed-in interval.
     Amber errors propagate (the task's retry policy decides).
     """
-    creds = SiteCredentials.objects.filter(site=site).first()
     if creds is None or not creds.amber_token:
         return None
     intervals = amber_client(creds.amber_token).get_current_prices(
@@ -109,85 +108,93 @@ def sites_to_check() -> list[int]:
     )
 
 
-def site_curtailment_evaluate(
-    *,
-    site_id: int,
-    now: dt.datetime,
-    feed_in_c_per_kwh: Decimal | None = None,
-    interval_end: dt.datetime | None = None,
-) -> CurtailOutcome:
-    """Advance the site's curtailment intent for one feed-in price (c/kWh, Amber's sign).
+@dataclass(frozen=True)
+class CurtailmentCheck:
+    """One curtailment check, run by the site's reconcile pass
+    (``site_reconcile(site_id=..., check=CurtailmentCheck(...))``): the feed-in price (c/kWh,
+    Amber's sign) of the interval ending ``interval_end``, or without a price the current one
+    fetched from Amber.
 
-    Without a price the current one is fetched from Amber. A price given without
-    ``interval_end`` is taken as the price of the interval in progress at ``now``; a price for an
-    interval that is already over is ignored (a late message must not act). Amber errors
-    propagate.
+    A price given without ``interval_end`` is taken as the price of the interval in progress;
+    a price for an interval that is already over is ignored (a late message must not act).
+    Amber errors propagate. Its ``what`` is a ``CurtailOutcome``.
     """
-    site = Site.objects.filter(pk=site_id).first()
-    if site is None:
-        return CurtailOutcome.GONE
-    state, _ = AutomationState.objects.get_or_create(site=site)
-    active = SiteIntent.objects.filter(site=site, kind=IntentKind.CURTAILMENT, active=True).exists()
-    if not site.curtailment_enabled:
-        if active:
-            return _leave(site, why="Curtailment was turned off")
-        return CurtailOutcome.DISABLED
 
-    if feed_in_c_per_kwh is not None:
-        reading = FeedInReading(feed_in_c_per_kwh, interval_end or interval_end_after(now))
-        if reading.interval_end <= now:
-            return CurtailOutcome.STALE
-    elif site.price_source != Site.PriceSource.AMBER:
-        return CurtailOutcome.UNSUPPORTED
-    else:
-        # Amber's current interval is current by definition: its clock is the reference.
-        fetched = current_feed_in(site)
-        if fetched is None:
-            return CurtailOutcome.NO_PRICE
-        reading = fetched
+    feed_in_c_per_kwh: Decimal | None = None
+    interval_end: dt.datetime | None = None
 
-    if reading.earnings_c_per_kwh <= 0:
-        if state.curtailment_calm_intervals:
-            AutomationState.objects.filter(pk=state.pk).update(curtailment_calm_intervals=0)
-        if active:
-            return CurtailOutcome.IN_FORCE
-        return _enter(site, reading, now=now)
+    def run(self, context: CheckContext) -> Checked:
+        outcome = self._advance(context)
+        return Checked(outcome, outcome.changed)
 
-    if not active:
-        return CurtailOutcome.NORMAL
-    last = state.curtailment_last_interval_end
-    if last is not None and reading.interval_end <= last:
-        if state.curtailment_calm_intervals < CURTAIL_CALM_INTERVALS:
-            return CurtailOutcome.COUNTED
-    else:
-        calm = state.curtailment_calm_intervals + 1
-        counted = AutomationState.objects.filter(
-            pk=state.pk,
-            curtailment_calm_intervals=state.curtailment_calm_intervals,
-            curtailment_last_interval_end=last,
-        ).update(
-            curtailment_calm_intervals=calm, curtailment_last_interval_end=reading.interval_end
+    def _advance(self, context: CheckContext) -> CurtailOutcome:
+        site, state, intents, now = context.site, context.state, context.intents, context.now
+        active = intents.of(IntentKind.CURTAILMENT) is not None
+        if not site.curtailment_enabled:
+            if active:
+                return _leave(intents, state, why="Curtailment was turned off")
+            return CurtailOutcome.DISABLED
+
+        if self.feed_in_c_per_kwh is not None:
+            end = self.interval_end or interval_end_after(now)
+            reading = FeedInReading(self.feed_in_c_per_kwh, end)
+            if reading.interval_end <= now:
+                return CurtailOutcome.STALE
+        elif site.price_source != Site.PriceSource.AMBER:
+            return CurtailOutcome.UNSUPPORTED
+        else:
+            # Amber's current interval is current by definition: its clock is the reference.
+            fetched = current_feed_in(site, context.credentials)
+            if fetched is None:
+                return CurtailOutcome.NO_PRICE
+            reading = fetched
+
+        if reading.earnings_c_per_kwh <= 0:
+            if state.curtailment_calm_intervals:
+                state_update(state, curtailment_calm_intervals=0)
+            if active:
+                return CurtailOutcome.IN_FORCE
+            return _enter(intents, state, reading, now=now)
+
+        if not active:
+            return CurtailOutcome.NORMAL
+        last = state.curtailment_last_interval_end
+        if last is not None and reading.interval_end <= last:
+            if state.curtailment_calm_intervals < CURTAIL_CALM_INTERVALS:
+                return CurtailOutcome.COUNTED
+        else:
+            calm = state.curtailment_calm_intervals + 1
+            counted = AutomationState.objects.filter(
+                pk=state.pk,
+                curtailment_calm_intervals=state.curtailment_calm_intervals,
+                curtailment_last_interval_end=last,
+            ).update(
+                curtailment_calm_intervals=calm,
+                curtailment_last_interval_end=reading.interval_end,
+            )
+            if not counted:
+                return CurtailOutcome.COUNTED  # another check got here first
+            state.curtailment_calm_intervals = calm
+            state.curtailment_last_interval_end = reading.interval_end
+            if calm < CURTAIL_CALM_INTERVALS:
+                return CurtailOutcome.CALMING
+        return _leave(
+            intents,
+            state,
+            why=f"Exporting earns {reading.earnings_c_per_kwh:.1f} c/kWh again, "
+            f"{CURTAIL_CALM_INTERVALS} intervals in a row",
         )
-        if not counted:
-            return CurtailOutcome.COUNTED  # another check got here first
-        if calm < CURTAIL_CALM_INTERVALS:
-            return CurtailOutcome.CALMING
-    return _leave(
-        site,
-        why=f"Exporting earns {reading.earnings_c_per_kwh:.1f} c/kWh again, "
-        f"{CURTAIL_CALM_INTERVALS} intervals in a row",
-    )
 
 
-def _enter(site: Site, reading: FeedInReading, *, now: dt.datetime) -> CurtailOutcome:
+def _enter(
+    intents: SiteIntents, state: AutomationState, reading: FeedInReading, *, now: dt.datetime
+) -> CurtailOutcome:
     earnings = reading.earnings_c_per_kwh
-    AutomationState.objects.filter(site=site).update(
-        curtailment_calm_intervals=0, curtailment_last_interval_end=reading.interval_end
+    state_update(
+        state, curtailment_calm_intervals=0, curtailment_last_interval_end=reading.interval_end
     )
-    started = intent_set(
-        site_id=site.pk,
-        household_id=site.household_id,
-        kind=IntentKind.CURTAILMENT,
+    started = intents.set(
+        IntentKind.CURTAILMENT,
         why=f"Exporting earns {earnings:.1f} c/kWh (≤ 0): solar export stops until it pays again",
         data={
             "earnings_c_per_kwh": str(earnings),
@@ -199,15 +206,7 @@ def _enter(site: Site, reading: FeedInReading, *, now: dt.datetime) -> CurtailOu
     return CurtailOutcome.CURTAILED if started else CurtailOutcome.IN_FORCE
 
 
-def _leave(site: Site, *, why: str) -> CurtailOutcome:
-    AutomationState.objects.filter(site=site).update(
-        curtailment_calm_intervals=0, curtailment_last_interval_end=None
-    )
-    ended = intent_clear(
-        site_id=site.pk,
-        household_id=site.household_id,
-        kind=IntentKind.CURTAILMENT,
-        why=why,
-        ended="Solar export allowed again",
-    )
+def _leave(intents: SiteIntents, state: AutomationState, *, why: str) -> CurtailOutcome:
+    state_update(state, curtailment_calm_intervals=0, curtailment_last_interval_end=None)
+    ended = intents.clear(IntentKind.CURTAILMENT, why=why, ended="Solar export allowed again")
     return CurtailOutcome.RESTORED if ended else CurtailOutcome.COUNTED

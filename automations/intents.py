@@ -118,11 +118,29 @@ def _lock_site_state(site_id: int) -> str:
     return kinds
 
 
-def _kinds_rewrite(site_id: int, kinds: str, *, add: str = "", remove: str = "") -> None:
+def _kinds_after(kinds: str, *, add: str = "", remove: str = "") -> str:
     """The summary with ``add`` in it, or ``remove`` out of it, in priority order."""
     present = (set(filter(None, kinds.split(","))) | {add}) - {remove, ""}
-    ordered = sorted(present, key=lambda kind: RANK[IntentKind(kind)])
-    AutomationState.objects.filter(site_id=site_id).update(intent_kinds=",".join(ordered))
+    return ",".join(sorted(present, key=lambda kind: RANK[IntentKind(kind)]))
+
+
+def _kinds_change(site_id: int, known: str | None, *, add: str = "", remove: str = "") -> str:
+    """Rewrite the summary, serialised per site; returns it as it stood before.
+
+    ``known``: the summary as the caller read it (a reconcile holds the site's state). The
+    rewrite is then conditional on it (one query, which also holds the row until commit); when
+    another change got there first, or nothing is known, the row is locked and read.
+    """
+    rows = AutomationState.objects.filter(site_id=site_id)
+    if known is not None:
+        after = _kinds_after(known, add=add, remove=remove)
+        if after == known or rows.filter(intent_kinds=known).update(intent_kinds=after):
+            return known
+    kinds = _lock_site_state(site_id)
+    after = _kinds_after(kinds, add=add, remove=remove)
+    if after != kinds:
+        rows.update(intent_kinds=after)
+    return kinds
 
 
 def _record(
@@ -152,26 +170,32 @@ def intent_set(
     until: dt.datetime | None = None,
     now: dt.datetime | None = None,
     started: str = "",
+    kinds: str | None = None,
 ) -> bool:
     """Switch the intent on (or update what it wants while on). Returns True if it was off.
 
     Intent changes of a site are serialised on its automation state's row (its ``intent_kinds``
     says which are on): of two workers starting one intent, one records the start
-    (``started``: the event's decision, default "<kind> started"). Ask for a reconcile
-    afterwards (automations.dispatch, or automations.reconcile in a worker).
+    (``started``: the event's decision, default "<kind> started"). ``kinds``: the summary as
+    the caller read it, when it has it (see ``_kinds_change``). Ask for a reconcile afterwards
+    (automations.dispatch, or automations.reconcile in a worker).
     """
     if kind == IntentKind.OPERATOR_HOLD or kind == IntentKind.HOUSEHOLD:
         raise ValueError(f"{kind} is not a stored intent")
     moment = now or timezone.now()
     values = {"why": why[:300], "data": data or {}, "until": until}
-    kinds = _lock_site_state(site_id)
     rows = SiteIntent.objects.filter(site_id=site_id, kind=kind)
-    if kind in kinds.split(","):  # on already: what it wants may change, not since when
+    if kinds is not None and kind in kinds.split(","):
+        # On already (the caller holds the site's reconcile): what it wants may change, not
+        # since when.
+        rows.update(**values)
+        return False
+    before = _kinds_change(site_id, kinds, add=kind)
+    if kind in before.split(","):  # on already
         rows.update(**values)
         return False
     if not rows.update(**values, active=True, since=moment):
         SiteIntent.objects.create(site_id=site_id, kind=kind, active=True, since=moment, **values)
-    _kinds_rewrite(site_id, kinds, add=kind)
     _record(
         site_id,
         household_id,
@@ -185,20 +209,93 @@ def intent_set(
 
 @transaction.atomic
 def intent_clear(
-    *, site_id: int, household_id: int, kind: IntentKind, why: str, ended: str = ""
+    *,
+    site_id: int,
+    household_id: int,
+    kind: IntentKind,
+    why: str,
+    ended: str = "",
+    kinds: str | None = None,
 ) -> bool:
-    """Switch the intent off. Returns True if it was on (then the end is recorded once)."""
-    kinds = _lock_site_state(site_id)
-    if kind not in kinds.split(","):
+    """Switch the intent off. Returns True if it was on (then the end is recorded once).
+    ``kinds``: as for ``intent_set``."""
+    if kinds is not None and kind not in kinds.split(","):
+        return False
+    before = _kinds_change(site_id, kinds, remove=kind)
+    if kind not in before.split(","):
         return False
     turned_off = SiteIntent.objects.filter(site_id=site_id, kind=kind, active=True).update(
         active=False
     )
     if turned_off:
-        _kinds_rewrite(site_id, kinds, remove=kind)
         _record(site_id, household_id, kind, ended or f"{IntentKind(kind).label} ended", why)
     return bool(turned_off)
 
 
 def intent_is_active(site_id: int, kind: IntentKind) -> bool:
     return SiteIntent.objects.filter(site_id=site_id, kind=kind, active=True).exists()
+
+
+class SiteIntents:
+    """One site's active intents as a reconcile pass holds them (under the site's lock).
+
+    Changes go to the database at once (``intent_set`` / ``intent_clear``, given the summary
+    this view was read with, so a change costs no extra read) and to this view. A change made
+    meanwhile outside the lock (a household's hold, a force discharge) asks for a reconcile of
+    its own, which runs after this pass with a fresh view.
+    """
+
+    def __init__(self, site_id: int, household_id: int, kinds: str) -> None:
+        self.site_id = site_id
+        self.household_id = household_id
+        self.kinds = kinds
+        self.active = active_intents(site_id, kinds=kinds)
+
+    def of(self, kind: IntentKind) -> Intent | None:
+        return next((intent for intent in self.active if intent.kind == kind), None)
+
+    def set(
+        self,
+        kind: IntentKind,
+        *,
+        why: str,
+        now: dt.datetime,
+        data: dict[str, Any] | None = None,
+        until: dt.datetime | None = None,
+        started: str = "",
+    ) -> bool:
+        """As ``intent_set``; returns True if it was off."""
+        started_now = intent_set(
+            site_id=self.site_id,
+            household_id=self.household_id,
+            kind=kind,
+            why=why,
+            data=data,
+            until=until,
+            now=now,
+            started=started,
+            kinds=self.kinds,
+        )
+        was = self.of(kind)
+        since = now if started_now or was is None else was.since
+        self.active = sorted(
+            [i for i in self.active if i.kind != kind]
+            + [Intent(kind, since, until, why[:300], dict(data or {}))],
+            key=lambda intent: intent.rank,
+        )
+        self.kinds = _kinds_after(self.kinds, add=kind)
+        return started_now
+
+    def clear(self, kind: IntentKind, *, why: str, ended: str = "") -> bool:
+        """As ``intent_clear``; returns True if it was on."""
+        ended_now = intent_clear(
+            site_id=self.site_id,
+            household_id=self.household_id,
+            kind=kind,
+            why=why,
+            ended=ended,
+            kinds=self.kinds,
+        )
+        self.active = [intent for intent in self.active if intent.kind != kind]
+        self.kinds = _kinds_after(self.kinds, remove=kind)
+        return ended_now

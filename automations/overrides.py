@@ -75,11 +75,18 @@ def last_routine_tariff(site: Site) -> dict[str, Any] | None:
 
 
 def backup_save(
-    site: Site, *, held: dict[str, Any] | None, kind: IntentKind, now: dt.datetime, save: bool
+    site: Site,
+    *,
+    held: dict[str, Any] | None,
+    kind: IntentKind,
+    now: dt.datetime,
+    save: bool,
+    held_fingerprint: str = "",
 ) -> TouProfile | None:
     """The tariff the Powerwall holds before ``kind`` takes it over, as a profile (None: no
-    tariff); stored when ``save`` (a paused site only plans with it)."""
-    fingerprint = tariff_fingerprint(held) if held else ""
+    tariff); stored when ``save`` (a paused site only plans with it). ``held_fingerprint``:
+    ``held``'s fingerprint when the caller has it (a read-back computed it)."""
+    fingerprint = (held_fingerprint or tariff_fingerprint(held)) if held else ""
     if fingerprint and is_override_tariff(site, fingerprint):
         held = last_routine_tariff(site)
         fingerprint = tariff_fingerprint(held) if held else ""

@@ -1,8 +1,10 @@
 """One reconcile per site: the only path from intents to Powerwall writes.
 
 Under the site's lock, a pass
-1. loads the site's active intents, ends those whose time is up, and keeps the live price sync
-   intent in line with the site's setting;
+1. loads the site's active intents and runs the check it was asked for (a spike or curtailment
+   check, automations/checks.py: it may set or clear its intent; when it changed nothing and the
+   Powerwall is in step, the pass ends there); ends the intents whose time is up, and keeps the
+   live price sync intent in line with the site's setting;
 2. finds, per setting, the intent that wins it (automations/desired.py) and whether an operator
    pause (automations/pauses.py) or a Tesla lock-out holds every write;
 3. reads the Powerwall back when unsure (a write that may or may not have landed) or when an
@@ -17,7 +19,8 @@ Each command's owner (and the household's value it replaces) is written before t
 the Powerwall's new value after Tesla accepts it; a worker killed in between leaves
 ``held_unsure`` set, so the next pass reads back instead of guessing. A request that finds the
 lock held leaves a mark the holder picks up when it releases (another pass), so nothing asked for
-is dropped and two reconciles of one site never interleave.
+is dropped and two reconciles of one site never interleave; its check runs at once, alone, so a
+spike or curtailment is never lost to a busy site.
 """
 
 from __future__ import annotations
@@ -33,15 +36,9 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from automations import force_toggle, writes
+from automations.checks import Check, CheckContext, Checked
 from automations.desired import Setting, winners
-from automations.intents import (
-    AUTOMATION_OF,
-    ROUTINE_WHY,
-    Intent,
-    active_intents,
-    intent_clear,
-    intent_set,
-)
+from automations.intents import AUTOMATION_OF, ROUTINE_WHY, Intent, SiteIntents
 from automations.models import AutomationState, IntentKind, WritePause
 from automations.overrides import backup_save, confirmed_content
 from automations.pauses import covering_pause
@@ -88,6 +85,8 @@ ENABLED_BY = {
 UPSTREAM_ERRORS = (TeslaError, AmberError, AemoError, MissingCredentials)
 LOCK_TTL_SECONDS = 120  # > one pass: a price fetch, a read-back, three commands and a push
 MAX_PASSES = 4  # per call: the requested one plus the ones asked for while it ran
+# Why a pass with a check stopped before planning.
+CHECK_CHANGED_NOTHING = "the check changed no intent and the Powerwall is in step"
 
 
 class Outcome(enum.StrEnum):
@@ -104,6 +103,7 @@ class Result:
     outcome: Outcome
     sync: SyncOutcome | None = None  # when a sync was asked for
     detail: str = ""
+    checked: Checked | None = None  # when a check was asked for: what it did
 
 
 # --- the lock and the requests left for its holder -------------------------------------------
@@ -135,31 +135,42 @@ def site_reconcile(
     site_id: int,
     routine: str | None = None,
     due: dt.datetime | None = None,
+    check: Check | None = None,
     now: dt.datetime | None = None,
 ) -> Result:
     """Reconcile one site. ``routine``: a sync is asked for (a TariffPush.Reason: prices are
     fetched now); ``due``: when that sync was meant to run (a site synced since has seen those
-    prices). Tesla, Amber and AEMO errors propagate (the task's retry policy decides); whatever
-    was sent before the error is recorded."""
+    prices); ``check``: a spike or curtailment check to run first. Tesla, Amber and AEMO errors
+    propagate (the task's retry policy decides); whatever was sent before the error is
+    recorded."""
     result = Result(Outcome.BUSY)
     if routine and due and _synced_since(site_id, due):
         # A backlog ran this sync late and a later one saw these prices already: nothing to do
         # (one small query, not a pass: at thousands of sites a backlog is when it matters).
         return Result(Outcome.IN_STEP, SyncOutcome.ALREADY_FRESH)
+    checked: Checked | None = None
     for _ in range(MAX_PASSES):
         lock = redis_client().lock(
             redis_key("lock", "site", site_id), timeout=LOCK_TTL_SECONDS, blocking=False
         )
         if not lock.acquire():
+            if check is not None:
+                checked, in_step = _check_alone(site_id, check, now=now)
+                check = None
+                if checked is None or (not checked.changed and in_step and not routine):
+                    return Result(Outcome.BUSY, checked=checked)
             _pending_leave(site_id, routine)
             if not lock.acquire():  # the holder takes the request when it releases
-                return result
+                return Result(result.outcome, result.sync, result.detail, checked)
             left = _pending_take(site_id)
             routine = routine or left or None
         try:
-            latest, again = _Pass(site_id, routine=routine, due=due, now=now).run()
+            run = _Pass(site_id, routine=routine, due=due, check=check, now=now)
+            latest, again = run.run()
+            checked = checked or run.checked
+            check = None
             # A later pass without a sync keeps the sync outcome of the pass that ran it.
-            result = Result(latest.outcome, latest.sync or result.sync, latest.detail)
+            result = Result(latest.outcome, latest.sync or result.sync, latest.detail, checked)
         finally:
             with suppress(LockError):  # the TTL ran out: the key is gone or someone else's
                 lock.release()
@@ -174,14 +185,28 @@ def _synced_since(site_id: int, due: dt.datetime) -> bool:
     return AutomationState.objects.filter(site_id=site_id, last_sync_at__gte=due).exists()
 
 
-def site_reconcile_if_needed(
-    *, site_id: int, changed: bool, now: dt.datetime | None = None
-) -> Result | None:
-    """After an automation evaluated its intent: reconcile when the intent changed, or when the
-    last reconcile did not leave the Powerwall in step (it failed, or was interrupted)."""
-    if not changed and AutomationState.objects.filter(site_id=site_id, in_step=True).exists():
-        return None
-    return site_reconcile(site_id=site_id, now=now)
+def _check_alone(
+    site_id: int, check: Check, *, now: dt.datetime | None
+) -> tuple[Checked | None, bool]:
+    """Another reconcile holds the site: run the check now without it (a check's own state is
+    compare-and-set; its intent change serialises on the site's state row), so the holder's
+    next pass sees what it changed. Returns what it did (None: the site is gone) and whether
+    the Powerwall was in step."""
+    site = _site_loaded(site_id)
+    if site is None:
+        return None, True
+    state = _state_of(site)
+    intents = SiteIntents(site.pk, site.household_id, state.intent_kinds)
+    context = CheckContext(site, state, _credentials_of(site), intents, now or timezone.now())
+    return check.run(context), state.in_step
+
+
+def _site_loaded(site_id: int) -> Site | None:
+    return (
+        Site.objects.filter(pk=site_id)
+        .select_related("automation_state", "credentials", "custom_schedule")
+        .first()
+    )
 
 
 # --- one pass --------------------------------------------------------------------------------
@@ -194,11 +219,14 @@ class _Pass:
         *,
         routine: str | None,
         due: dt.datetime | None,
+        check: Check | None,
         now: dt.datetime | None,
     ) -> None:
         self.site_id = site_id
         self.routine = routine
         self.due = due
+        self.check = check
+        self.checked: Checked | None = None
         self.now = now or timezone.now()
         self.changes: dict[str, Any] = {}
         self.sync: tuple[SyncOutcome, str] | None = None
@@ -211,11 +239,7 @@ class _Pass:
     # The pass ---------------------------------------------------------------------------------
 
     def run(self) -> tuple[Result, bool]:
-        site = (
-            Site.objects.filter(pk=self.site_id)
-            .select_related("automation_state", "credentials", "custom_schedule")
-            .first()
-        )
+        site = _site_loaded(self.site_id)
         if site is None:
             return Result(Outcome.GONE), False
         self.site = site
@@ -224,6 +248,13 @@ class _Pass:
         if self.routine and self.due and _synced_since_state(self.state, self.due):
             self.routine = None  # a sync since (while this one waited for the lock) saw them
             self.sync = (SyncOutcome.ALREADY_FRESH, "")
+        self.view = SiteIntents(site.pk, site.household_id, self.state.intent_kinds)
+        if self.check is not None:
+            context = CheckContext(site, self.state, self.credentials, self.view, self.now)
+            self.checked = self.check.run(context)
+            if not self.checked.changed and self.state.in_step and not self.routine:
+                # Nothing to write (one check a minute per site: no more queries than this).
+                return Result(Outcome.IN_STEP, detail=CHECK_CHANGED_NOTHING), False
         self.intents = self._live_intents()
         self.winners = winners(self.intents, now=self.now)
         self.pause = covering_pause(site)
@@ -247,9 +278,8 @@ class _Pass:
         """Active intents; those past their time end here, as do those whose automation the
         household turned off, and live price sync follows the site's setting (a setting
         changed anywhere shows within one pass)."""
-        site = self.site
-        intents = active_intents(site.pk, kinds=self.state.intent_kinds)
-        for intent in list(intents):
+        site, view = self.site, self.view
+        for intent in list(view.active):
             setting = ENABLED_BY.get(intent.kind)
             if intent.expired(self.now):
                 why, ended = "Its time was up.", f"{intent.kind.label} ended: its time was up"
@@ -257,32 +287,16 @@ class _Pass:
                 why, ended = "It was turned off.", f"{intent.kind.label} ended: turned off"
             else:
                 continue
-            intent_clear(
-                site_id=site.pk,
-                household_id=site.household_id,
-                kind=intent.kind,
-                why=why,
-                ended=ended,
-            )
-            intents.remove(intent)
-        syncing = any(i.kind == IntentKind.ROUTINE for i in intents)
+            view.clear(intent.kind, why=why, ended=ended)
+        syncing = view.of(IntentKind.ROUTINE) is not None
         if site.tou_sync_enabled and not syncing:
-            intent_set(
-                site_id=site.pk,
-                household_id=site.household_id,
-                kind=IntentKind.ROUTINE,
-                why=ROUTINE_WHY,
-            )
-            intents.append(Intent(IntentKind.ROUTINE, self.now, None, ROUTINE_WHY))
+            view.set(IntentKind.ROUTINE, why=ROUTINE_WHY, now=self.now)
         elif syncing and not site.tou_sync_enabled:
-            intent_clear(
-                site_id=site.pk,
-                household_id=site.household_id,
-                kind=IntentKind.ROUTINE,
+            view.clear(
+                IntentKind.ROUTINE,
                 why="Live price sync was turned off; the tariff on the Powerwall stays.",
             )
-            intents = [i for i in intents if i.kind != IntentKind.ROUTINE]
-        return sorted(intents, key=lambda i: i.rank)
+        return list(view.active)
 
     def _blocked(self) -> str | None:
         if self.pause is not None:
@@ -432,7 +446,12 @@ class _Pass:
             held = self._held_content
         # While writes are held the backup is only planned with: saved when the takeover is sent.
         backup = backup_save(
-            self.site, held=held, kind=override.kind, now=self.now, save=self.blocked is None
+            self.site,
+            held=held,
+            kind=override.kind,
+            now=self.now,
+            save=self.blocked is None,
+            held_fingerprint=state.held_tariff_fingerprint,
         )
         if backup is not None and self.blocked is None:
             self._stage(tariff_backup=backup)  # written before the takeover's first command
@@ -549,24 +568,44 @@ class _Pass:
         self.changes["paused_plan"] = ""
         if not plan.steps:
             return Result(Outcome.IN_STEP)
-        for step in plan.steps:
-            if not self._send_step(step):
+        # Written before the first command: the Powerwall is unsure until the pass records
+        # what each command did, and the mode and export rule are written down as ours, with
+        # the household's own value when we take it, so a worker killed mid-plan never leaves
+        # our value to be taken for the household's. (The tariff the household had is the
+        # backup, saved before the first takeover; the tariff's owner is the one confirmed
+        # holding.) A pass killed before its record leaves ``held_unsure``: the next reads back.
+        claims = [self._ahead_of(step) for step in plan.steps]
+        before = {name: getattr(self.state, name) for claim in claims for name in claim}
+        self._update(held_unsure=True, **{k: v for claim in claims for k, v in claim.items()})
+        for index, step in enumerate(plan.steps):
+            try:
+                accepted = self._send_step(step)
+            except TeslaError:
+                self._unclaim(claims[index + 1 :], before)  # never sent
+                raise
+            if not accepted:  # refused: Tesla said what it holds
+                self._unclaim(claims[index + 1 :], before)
+                self._stage(held_unsure=False)
                 return Result(Outcome.FAILED, detail=f"could not {step.describe()}")
+        self._stage(held_unsure=False)
         return Result(Outcome.SENT, detail="; ".join(s.describe() for s in plan.steps))
 
-    def _send_step(self, step: Step) -> bool:
+    def _unclaim(self, claims: list[dict[str, Any]], before: dict[str, Any]) -> None:
+        """Give the claims of steps never sent back to what they were."""
+        self._stage(**{name: before[name] for claim in claims for name in claim})
+
+    def _ahead_of(self, step: Step) -> dict[str, Any]:
         setting, state = step.setting, self.state
+        if step.intent == IntentKind.HOUSEHOLD or setting == Setting.TARIFF:
+            return {}
+        ahead: dict[str, Any] = {OWNER_FIELD[setting]: step.intent}
+        if owner_of(state, setting) == "":
+            ahead[HOUSEHOLD_FIELD[setting]] = held_of(state, setting)
+        return ahead
+
+    def _send_step(self, step: Step) -> bool:
+        setting = step.setting
         giving_back = step.intent == IntentKind.HOUSEHOLD
-        ahead: dict[str, Any] = {"held_unsure": True}
-        if not giving_back and setting != Setting.TARIFF:
-            # The mode and export rule are written down as ours before they are sent, with the
-            # household's own value when we take it: a worker killed now never leaves our value
-            # to be taken for the household's. (The tariff the household had is the backup,
-            # saved before the first takeover; the tariff's owner is the one confirmed holding.)
-            if owner_of(state, setting) == "":
-                ahead[HOUSEHOLD_FIELD[setting]] = held_of(state, setting)
-            ahead[OWNER_FIELD[setting]] = step.intent
-        self._update(**ahead)
         try:
             accepted, held = self._call(step)
         except TeslaError as exc:
@@ -579,7 +618,7 @@ class _Pass:
             if self.routine and step.intent == IntentKind.ROUTINE:
                 self.sync = (SyncOutcome.FAILED, f"Tesla: {type(exc).__name__}")
             raise
-        after: dict[str, Any] = {"held_unsure": False}
+        after: dict[str, Any] = {}
         if held is not None:
             after[HELD_FIELD[setting]] = held
         if accepted and giving_back:
@@ -588,9 +627,7 @@ class _Pass:
             after["tariff_owner"] = step.intent
         if accepted and setting == Setting.TARIFF and not is_override(step.intent):
             after["tariff_backup"] = None
-        # Written with the next step's write-ahead or the pass's record (a crash before then
-        # leaves held_unsure set: the next pass reads back).
-        self._stage(**after)
+        self._stage(**after)  # recorded with the pass (see _send)
         return accepted
 
     def _call(self, step: Step) -> tuple[bool, str | None]:

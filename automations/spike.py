@@ -16,13 +16,14 @@ spike → normal: the price is below threshold * (1 - SPIKE_HYSTERESIS_FRACTION)
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
-from automations.intents import intent_clear, intent_set
-from automations.models import AutomationState, IntentKind, SiteIntent
+from automations.checks import CheckContext, Checked, state_update
+from automations.models import IntentKind, SiteIntent
 from devices.models import Site
 from pricing.clients import aemo_client
 from pricing.providers.aemo.models import RegionPrice
@@ -81,71 +82,71 @@ def calm_below(threshold_dollars_per_mwh: Decimal) -> Decimal:
     return (threshold_dollars_per_mwh * (1 - SPIKE_HYSTERESIS_FRACTION)).quantize(Decimal("0.01"))
 
 
-def site_spike_evaluate(
-    *,
-    site_id: int,
-    rrp_dollars_per_mwh: Decimal,
-    interval_end: dt.datetime,
-    now: dt.datetime | None = None,
-) -> str:
-    """Advance the site's spike state for one regional price; returns what changed:
-    "started", "refreshed" (a new half-hour's window), "holding", "calming", "counted",
-    "ended", "normal" or "gone". The caller reconciles when the intent changed."""
-    moment = now or timezone.now()
-    site = Site.objects.filter(pk=site_id).select_related("automation_state").first()
-    if site is None:
-        return "gone"
-    state = getattr(site, "automation_state", None)
-    if state is None:
-        state, _ = AutomationState.objects.get_or_create(site=site)
-    spike = None
-    if IntentKind.SPIKE in state.intent_kinds.split(","):
-        spike = SiteIntent.objects.filter(site=site, kind=IntentKind.SPIKE, active=True).first()
-    threshold = site.spike_threshold_dollars_per_mwh
-    if rrp_dollars_per_mwh >= threshold and site.spike_detection_enabled:
-        if state.spike_calm_intervals:
-            AutomationState.objects.filter(pk=state.pk).update(spike_calm_intervals=0)
-        window = half_hour_start(moment, site)
-        if spike is not None and spike.data.get("window_start") == window.isoformat():
-            return "holding"
-        started = intent_set(
-            site_id=site.pk,
-            household_id=site.household_id,
-            kind=IntentKind.SPIKE,
-            why=f"AEMO spike: {site.aemo_region} at ${rrp_dollars_per_mwh}/MWh ≥ threshold "
-            f"${threshold}/MWh; until the price falls below ${calm_below(threshold)}/MWh",
-            data=_spike_data(site, rrp_dollars_per_mwh, window),
-            now=moment,
-            started="Price spike: exporting at spike prices",
-        )
-        return "started" if started else "refreshed"
+# What a spike check did that changes the spike intent (the site then needs a reconcile).
+CHANGED = frozenset({"started", "refreshed", "ended"})
 
-    if spike is None:
-        return "normal"
-    below = calm_below(threshold)
-    if rrp_dollars_per_mwh >= below and site.spike_detection_enabled:
-        AutomationState.objects.filter(pk=state.pk).update(spike_calm_intervals=0)
-        return "holding"
-    if state.spike_last_interval_end is not None and interval_end <= state.spike_last_interval_end:
-        return "counted"  # this dispatch interval was already counted
-    calm = state.spike_calm_intervals + 1
-    AutomationState.objects.filter(pk=state.pk).update(
-        spike_calm_intervals=calm, spike_last_interval_end=interval_end
-    )
-    if calm < SPIKE_CALM_INTERVALS and site.spike_detection_enabled:
-        return "calming"
-    AutomationState.objects.filter(pk=state.pk).update(spike_calm_intervals=0)
-    why = (
-        f"{site.aemo_region} price ${rrp_dollars_per_mwh}/MWh, below ${below}/MWh for "
-        f"{SPIKE_CALM_INTERVALS} intervals"
-        if site.spike_detection_enabled
-        else "Spike response was turned off"
-    )
-    ended = intent_clear(
-        site_id=site.pk,
-        household_id=site.household_id,
-        kind=IntentKind.SPIKE,
-        why=why,
-        ended="Spike over: the Powerwall goes back to what waits behind it",
-    )
-    return "ended" if ended else "counted"
+
+@dataclass(frozen=True)
+class SpikeCheck:
+    """One regional price for one site, run by the site's reconcile pass
+    (``site_reconcile(site_id=..., check=SpikeCheck(...))``). Its ``what``: "started",
+    "refreshed" (a new half-hour's window), "holding", "calming", "counted", "ended" or
+    "normal"."""
+
+    rrp_dollars_per_mwh: Decimal
+    interval_end: dt.datetime
+
+    def run(self, context: CheckContext) -> Checked:
+        what = self._advance(context)
+        return Checked(what, what in CHANGED)
+
+    def _advance(self, context: CheckContext) -> str:
+        site, state, intents, moment = context.site, context.state, context.intents, context.now
+        rrp = self.rrp_dollars_per_mwh
+        spike = intents.of(IntentKind.SPIKE)
+        threshold = site.spike_threshold_dollars_per_mwh
+        if rrp >= threshold and site.spike_detection_enabled:
+            if state.spike_calm_intervals:
+                state_update(state, spike_calm_intervals=0)
+            window = half_hour_start(moment, site)
+            if spike is not None and spike.data.get("window_start") == window.isoformat():
+                return "holding"
+            started = intents.set(
+                IntentKind.SPIKE,
+                why=f"AEMO spike: {site.aemo_region} at ${rrp}/MWh ≥ threshold "
+                f"${threshold}/MWh; until the price falls below ${calm_below(threshold)}/MWh",
+                data=_spike_data(site, rrp, window),
+                now=moment,
+                started="Price spike: exporting at spike prices",
+            )
+            return "started" if started else "refreshed"
+
+        if spike is None:
+            return "normal"
+        below = calm_below(threshold)
+        if rrp >= below and site.spike_detection_enabled:
+            if state.spike_calm_intervals:
+                state_update(state, spike_calm_intervals=0)
+            return "holding"
+        last = state.spike_last_interval_end
+        if last is not None and self.interval_end <= last:
+            return "counted"  # this dispatch interval was already counted
+        calm = state.spike_calm_intervals + 1
+        if calm < SPIKE_CALM_INTERVALS and site.spike_detection_enabled:
+            state_update(
+                state, spike_calm_intervals=calm, spike_last_interval_end=self.interval_end
+            )
+            return "calming"
+        state_update(state, spike_calm_intervals=0, spike_last_interval_end=self.interval_end)
+        why = (
+            f"{site.aemo_region} price ${rrp}/MWh, below ${below}/MWh for "
+            f"{SPIKE_CALM_INTERVALS} intervals"
+            if site.spike_detection_enabled
+            else "Spike response was turned off"
+        )
+        ended = intents.clear(
+            IntentKind.SPIKE,
+            why=why,
+            ended="Spike over: the Powerwall goes back to what waits behind it",
+        )
+        return "ended" if ended else "counted"

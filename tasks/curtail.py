@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from celery import shared_task
 from celery.app.task import Task
-from django.utils import timezone
 
 from automations import curtailment, reconcile
 from tasks.policy import TRANSIENT, upstream_policy
@@ -35,20 +34,20 @@ def check_site(
     feed_in_c_per_kwh: str | float | None = None,
     interval_end: str | None = None,
 ) -> None:
-    """One curtailment check, then the site's reconcile if the intent changed (or the Powerwall
-    is not in step yet). ``feed_in_c_per_kwh`` (Amber's sign) and ``interval_end`` (ISO 8601)
-    come from the live listener; without them the task reads Amber."""
+    """One curtailment check, run by the site's reconcile: it goes on to write only when the
+    intent changed (or the Powerwall is not in step yet). ``feed_in_c_per_kwh`` (Amber's sign)
+    and ``interval_end`` (ISO 8601) come from the live listener; without them the check reads
+    Amber."""
     with upstream_policy(self, site_id):
-        outcome = curtailment.site_curtailment_evaluate(
+        reconcile.site_reconcile(
             site_id=site_id,
-            now=timezone.now(),
-            feed_in_c_per_kwh=None
-            if feed_in_c_per_kwh is None
-            else Decimal(str(feed_in_c_per_kwh)),
-            interval_end=dt.datetime.fromisoformat(interval_end) if interval_end else None,
+            check=curtailment.CurtailmentCheck(
+                feed_in_c_per_kwh=None
+                if feed_in_c_per_kwh is None
+                else Decimal(str(feed_in_c_per_kwh)),
+                interval_end=dt.datetime.fromisoformat(interval_end) if interval_end else None,
+            ),
         )
-        if outcome != curtailment.CurtailOutcome.GONE:
-            reconcile.site_reconcile_if_needed(site_id=site_id, changed=outcome.changed)
 
 
 @shared_task(name="tasks.curtail.check_all", ignore_result=True)

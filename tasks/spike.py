@@ -15,8 +15,6 @@ from pricing.providers import aemo
 from tasks.policy import TRANSIENT, upstream_policy
 
 CHECK_EXPIRES_SECONDS = 50
-# The spike tariff's window moves each half-hour and the intent changes then: reconcile.
-CHANGED = frozenset({"started", "refreshed", "ended"})
 
 
 @shared_task(
@@ -46,12 +44,12 @@ def check_regions() -> None:
     max_retries=3,
 )
 def evaluate_site(self: Task, site_id: int, rrp_dollars_per_mwh: str, interval_end: str) -> None:
-    """The spike intent for one regional price, then the site's reconcile if it changed (or the
-    Powerwall is not in step yet)."""
+    """The spike check for one regional price, run by the site's reconcile: it goes on to
+    write only when the spike intent changed (or the Powerwall is not in step yet)."""
     with upstream_policy(self, site_id, default_retry_s=5):
-        what = spike.site_spike_evaluate(
+        reconcile.site_reconcile(
             site_id=site_id,
-            rrp_dollars_per_mwh=Decimal(rrp_dollars_per_mwh),
-            interval_end=dt.datetime.fromisoformat(interval_end),
+            check=spike.SpikeCheck(
+                Decimal(rrp_dollars_per_mwh), dt.datetime.fromisoformat(interval_end)
+            ),
         )
-        reconcile.site_reconcile_if_needed(site_id=site_id, changed=what in CHANGED)

@@ -15,9 +15,9 @@ from celery.contrib.testing.worker import start_worker
 from kombu import Queue
 
 from automations.models import AutomationState
-from automations.reconcile import site_reconcile, site_reconcile_if_needed
+from automations.reconcile import site_reconcile
 from automations.routine import SyncOutcome
-from automations.spike import site_spike_evaluate
+from automations.spike import SpikeCheck
 from credentials.models import SiteCredentials
 from devices.models import Site
 from ops.devrun import simulator_environment
@@ -125,12 +125,11 @@ def real_worker(queues: Sequence[str], *, concurrency: int = 4) -> Iterator[None
 
 
 def spike_check(site: Site, rrp: str, *, minutes: int) -> str:
-    """One spike check ``minutes`` after FROZEN_NOW, then the site's reconcile when needed (as
+    """One spike check ``minutes`` after FROZEN_NOW, run by the site's reconcile (as
     tasks.spike.evaluate_site does); returns what the check did."""
     moment = FROZEN_NOW + dt.timedelta(minutes=minutes)
-    what = site_spike_evaluate(
-        site_id=site.pk, rrp_dollars_per_mwh=Decimal(rrp), interval_end=moment, now=moment
+    result = site_reconcile(
+        site_id=site.pk, check=SpikeCheck(Decimal(rrp), interval_end=moment), now=moment
     )
-    changed = what in ("started", "refreshed", "ended")
-    site_reconcile_if_needed(site_id=site.pk, changed=changed, now=moment)
-    return what
+    assert result.checked is not None
+    return result.checked.what

@@ -12,15 +12,16 @@ from unittest import mock
 
 import pytest
 
+from automations.checks import Checked
 from automations.curtailment import (
+    CurtailmentCheck,
     CurtailOutcome,
     interval_end_after,
-    site_curtailment_evaluate,
     sites_to_check,
 )
 from automations.force_discharge import force_discharge_start
 from automations.models import AutomationState, IntentKind, SiteIntent
-from automations.reconcile import Outcome, site_reconcile, site_reconcile_if_needed
+from automations.reconcile import Outcome, site_reconcile
 from devices.clients import tesla_client_for
 from devices.models import DeviceCommand, Site
 from households.models import Event
@@ -51,12 +52,14 @@ def rules_sent(writes: Writes) -> list[str]:
 def evaluate(
     site: Site, feed_in: Decimal | None, now: dt.datetime, end: dt.datetime | None = None
 ) -> CurtailOutcome:
-    """One curtailment check, then the site's reconcile when needed (as tasks.curtail)."""
-    outcome = site_curtailment_evaluate(
-        site_id=site.pk, feed_in_c_per_kwh=feed_in, interval_end=end, now=now
+    """One curtailment check, run by the site's reconcile (as tasks.curtail.check_site)."""
+    result = site_reconcile(
+        site_id=site.pk,
+        check=CurtailmentCheck(feed_in_c_per_kwh=feed_in, interval_end=end),
+        now=now,
     )
-    site_reconcile_if_needed(site_id=site.pk, changed=outcome.changed, now=now)
-    return outcome
+    assert result.checked is not None
+    return CurtailOutcome(result.checked.what)
 
 
 def check(site: Site, feed_in: Decimal | None, *, minutes: float) -> CurtailOutcome:
@@ -199,14 +202,14 @@ def test_duplicate_deliveries_send_one_command(upstream, curtail_site, writes):
     lock = redis_client().lock(redis_key("lock", "site", curtail_site.pk), timeout=10)
     assert lock.acquire(blocking=False)
     try:
-        outcome = site_curtailment_evaluate(
+        # The check runs at once, alone; the holder reconciles what it changed.
+        result = site_reconcile(
             site_id=curtail_site.pk,
-            feed_in_c_per_kwh=EARNS,
+            check=CurtailmentCheck(feed_in_c_per_kwh=EARNS),
             now=FROZEN_NOW + dt.timedelta(minutes=7),
         )
-        assert outcome == CurtailOutcome.CALMING
-        result = site_reconcile(site_id=curtail_site.pk, now=FROZEN_NOW + dt.timedelta(minutes=7))
         assert result.outcome == Outcome.BUSY
+        assert result.checked == Checked(CurtailOutcome.CALMING, changed=False)
     finally:
         lock.release()
     assert check(curtail_site, EARNS, minutes=7) == CurtailOutcome.COUNTED
@@ -289,21 +292,34 @@ def test_site_needing_reauthorisation_is_not_checked_and_sends_nothing(
     assert state_of(curtail_site).last_reconcile_outcome == Outcome.PAUSED
 
 
+def test_a_check_that_changes_nothing_still_brings_a_site_out_of_step_back(
+    upstream, curtail_site, writes
+):
+    """The pass stops at an unchanged check only when the Powerwall is in step: a site whose
+    last reconcile was cut short (a write of unknown outcome) is read back and put right by the
+    next check, though curtailment itself stays as it was."""
+    assert check(curtail_site, COSTS, minutes=1) == CurtailOutcome.CURTAILED
+    assert check(curtail_site, COSTS, minutes=2) == CurtailOutcome.IN_FORCE
+    assert rules_sent(writes) == ["never"]  # in step: the unchanged check wrote nothing
+    # The Powerwall's rule moved, and the last pass did not know what it left behind.
+    tesla_client_for(curtail_site).set_grid_import_export(
+        int(curtail_site.tesla_energy_site_id), export_rule="battery_ok"
+    )
+    AutomationState.objects.filter(site=curtail_site).update(in_step=False, held_unsure=True)
+    assert check(curtail_site, COSTS, minutes=3) == CurtailOutcome.IN_FORCE
+    assert rules_sent(writes)[-1] == "never"
+    assert held(upstream, curtail_site)["export_rule"] == "never"
+    assert state_of(curtail_site).in_step
+
+
 def test_check_site_task_passes_the_listener_price_through(curtail_site):
-    with (
-        mock.patch.object(curtail.curtailment, "site_curtailment_evaluate") as service,
-        mock.patch.object(curtail.reconcile, "site_reconcile_if_needed"),
-    ):
-        service.return_value = CurtailOutcome.NORMAL
+    with mock.patch.object(curtail.reconcile, "site_reconcile") as reconcile:
         curtail.check_site(curtail_site.pk, "-3.25", "2025-06-28T06:25:00+00:00")
         curtail.check_site(curtail_site.pk)
-    assert [c.kwargs["feed_in_c_per_kwh"] for c in service.call_args_list] == [
-        Decimal("-3.25"),
-        None,
-    ]
-    assert [c.kwargs["interval_end"] for c in service.call_args_list] == [
-        dt.datetime(2025, 6, 28, 6, 25, tzinfo=dt.UTC),
-        None,
+    assert [c.kwargs["site_id"] for c in reconcile.call_args_list] == [curtail_site.pk] * 2
+    assert [c.kwargs["check"] for c in reconcile.call_args_list] == [
+        CurtailmentCheck(Decimal("-3.25"), dt.datetime(2025, 6, 28, 6, 25, tzinfo=dt.UTC)),
+        CurtailmentCheck(None, None),
     ]
 
 

@@ -51,13 +51,13 @@ from hypothesis.stateful import (
 )
 
 from automations import pauses
-from automations.curtailment import site_curtailment_evaluate
+from automations.curtailment import CurtailmentCheck
 from automations.force_discharge import force_discharge_start, force_discharge_stop
 from automations.holds import household_hold_end, household_hold_start
 from automations.models import AutomationState, SiteIntent
-from automations.reconcile import Outcome, site_reconcile, site_reconcile_if_needed
+from automations.reconcile import CHECK_CHANGED_NOTHING, Outcome, site_reconcile
 from automations.selectors import sites_to_sweep
-from automations.spike import site_spike_evaluate
+from automations.spike import SpikeCheck
 from credentials.models import SiteCredentials
 from devices.models import DeviceCommand, Site
 from devices.providers import tesla
@@ -291,6 +291,10 @@ class PowerwallMachine(RuleBasedStateMachine):
         except (tesla.TeslaError, WorkerKilled):
             self.clean = False
             return
+        if result.checked is not None and result.checked.changed:
+            self._changed()
+        if result.detail == CHECK_CHANGED_NOTHING:
+            return  # the pass stopped at the check: the Powerwall was in step, and still is
         self.clean = result.outcome in (Outcome.IN_STEP, Outcome.SENT)
 
     def _changed(self) -> None:
@@ -306,26 +310,9 @@ class PowerwallMachine(RuleBasedStateMachine):
 
     @rule(feed_in=st.sampled_from(["-8", "-1", "0", "2", "7"]))
     def curtailment_check(self, feed_in: str) -> None:
-        """A feed-in price (the listener's or Amber's), then the check and its reconcile."""
+        """A feed-in price (the listener's or Amber's): the check, run by the reconcile."""
         self.feed_in_c = Decimal(feed_in)
-        try:
-            outcome = site_curtailment_evaluate(
-                site_id=self.site.pk, feed_in_c_per_kwh=self.feed_in_c, now=self.now
-            )
-        except WorkerKilled:
-            self.clean = False
-            return
-        if outcome.changed:
-            self._changed()
-        try:
-            result = site_reconcile_if_needed(
-                site_id=self.site.pk, changed=outcome.changed, now=self.now
-            )
-        except (tesla.TeslaError, WorkerKilled):
-            self.clean = False
-            return
-        if result is not None:
-            self.clean = result.outcome in (Outcome.IN_STEP, Outcome.SENT)
+        self._reconcile(check=CurtailmentCheck(feed_in_c_per_kwh=self.feed_in_c))
 
     @rule()
     def prices_go_stale_or_fresh(self) -> None:
@@ -339,22 +326,7 @@ class PowerwallMachine(RuleBasedStateMachine):
     @rule(rrp=st.sampled_from(["100", "260", "280", "5000"]))
     def spike_price(self, rrp: str) -> None:
         interval_end = self.now.replace(second=0, microsecond=0)
-        what = site_spike_evaluate(
-            site_id=self.site.pk,
-            rrp_dollars_per_mwh=Decimal(rrp),
-            interval_end=interval_end,
-            now=self.now,
-        )
-        changed = what in ("started", "refreshed", "ended")
-        if changed:
-            self._changed()
-        try:
-            result = site_reconcile_if_needed(site_id=self.site.pk, changed=changed, now=self.now)
-        except (tesla.TeslaError, WorkerKilled):
-            self.clean = False
-            return
-        if result is not None:
-            self.clean = result.outcome in (Outcome.IN_STEP, Outcome.SENT)
+        self._reconcile(check=SpikeCheck(Decimal(rrp), interval_end))
 
     @rule(minutes=st.sampled_from([15, 30, 60]))
     def force_discharge(self, minutes: int) -> None:

@@ -15,10 +15,10 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from automations import dispatch, pauses
-from automations.curtailment import site_curtailment_evaluate
+from automations.curtailment import CurtailmentCheck
 from automations.models import AutomationState, WritePause
 from automations.pauses import covering_pause, sites_covered
-from automations.reconcile import Outcome, site_reconcile, site_reconcile_if_needed
+from automations.reconcile import Outcome, site_reconcile
 from automations.routine import SyncOutcome
 from automations.selectors import site_control
 from devices.clients import tesla_client_for
@@ -42,8 +42,7 @@ def last_seq(upstream, site: Site) -> int:
 
 def curtail_now(site: Site, minutes: float = 0) -> None:
     now = FROZEN_NOW + dt.timedelta(minutes=minutes)
-    outcome = site_curtailment_evaluate(site_id=site.pk, feed_in_c_per_kwh=COSTS, now=now)
-    site_reconcile_if_needed(site_id=site.pk, changed=outcome.changed, now=now)
+    site_reconcile(site_id=site.pk, check=CurtailmentCheck(feed_in_c_per_kwh=COSTS), now=now)
 
 
 @pytest.mark.integration
