@@ -257,13 +257,20 @@ class _Pass:
                 return Result(Outcome.IN_STEP, detail=CHECK_CHANGED_NOTHING), False
         self.intents = self._live_intents()
         self.winners = winners(self.intents, now=self.now)
-        self.pause = covering_pause(site)
+        # An operator pause matters only to a plan with steps: asked for then (one query, not
+        # one per settled sync that changes nothing), or first when the plan may save a backup.
+        self.pause: WritePause | None = None
         blocked = self._blocked()
+        pause_known = blocked is None and self._saves_a_backup()
+        if pause_known:
+            blocked = self._paused()
         self.blocked = blocked
         try:
             if blocked is None and self._must_read():
-                self._read_back()
+                self._read_back()  # reads are allowed while paused
             plan = self._plan(read_prices=blocked is None or self.pause is not None)
+            if blocked is None and plan.steps and not pause_known:
+                blocked = self.blocked = self._paused()
             result = self._hold(plan, blocked) if blocked is not None else self._send(plan)
         except UPSTREAM_ERRORS as exc:
             # Recorded (what was sent is recorded already), then the task's retry policy decides.
@@ -299,8 +306,7 @@ class _Pass:
         return list(view.active)
 
     def _blocked(self) -> str | None:
-        if self.pause is not None:
-            return f"Writes paused by the operator ({self.pause.covers}): {self.pause.reason}"
+        """Why this site cannot be written to, whatever the plan (None: it can)."""
         if self.site.needs_reauthorisation:
             return "Tesla needs re-authorisation"
         if not self.site.tesla_energy_site_id:
@@ -308,6 +314,19 @@ class _Pass:
         if not _tesla_credentials_stored(self.site, self.credentials):
             return "no Tesla credentials: connect Tesla"
         return None
+
+    def _paused(self) -> str | None:
+        self.pause = covering_pause(self.site)
+        if self.pause is None:
+            return None
+        return f"Writes paused by the operator ({self.pause.covers}): {self.pause.reason}"
+
+    def _saves_a_backup(self) -> bool:
+        """A takeover's first plan saves the tariff it replaces: not while writes are paused."""
+        tariff = self.winners.tariff
+        return (
+            tariff is not None and is_override(tariff.kind) and self.state.tariff_backup_id is None
+        )
 
     # Reading the Powerwall back ---------------------------------------------------------------
 

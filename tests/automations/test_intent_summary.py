@@ -26,7 +26,7 @@ def active(site) -> set[str]:
 
 
 def test_a_view_read_before_another_change_loses_neither():
-    site = SiteFactory()
+    site = SiteFactory.create()
     AutomationState.objects.create(site=site, intent_kinds="routine")
     view = SiteIntents(site.pk, site.household_id, "routine")
     # Meanwhile, outside the pass: the household starts a force discharge.
@@ -43,14 +43,15 @@ def test_a_view_read_before_another_change_loses_neither():
 
 
 def test_the_view_follows_its_own_changes():
-    site = SiteFactory()
+    site = SiteFactory.create()
     AutomationState.objects.create(site=site)
     view = SiteIntents(site.pk, site.household_id, "")
     assert view.set(IntentKind.CURTAILMENT, why="costs", data={"a": 1}, now=NOW)
     later = NOW + dt.timedelta(minutes=1)
     assert not view.set(IntentKind.CURTAILMENT, why="still costs", data={"a": 2}, now=later)
     intent = view.of(IntentKind.CURTAILMENT)
-    assert intent is not None and (intent.since, intent.why, intent.data) == (
+    assert intent is not None
+    assert (intent.since, intent.why, intent.data) == (
         NOW,
         "still costs",
         {"a": 2},
@@ -61,4 +62,5 @@ def test_the_view_follows_its_own_changes():
     assert intent_clear(
         site_id=site.pk, household_id=site.household_id, kind=IntentKind.CURTAILMENT, why="ok"
     )
-    assert summary(site) == "" and active(site) == set()
+    assert summary(site) == ""
+    assert active(site) == set()
