@@ -194,8 +194,13 @@ def intent_set(
     if kind in before.split(","):  # on already
         rows.update(**values)
         return False
-    if not rows.update(**values, active=True, since=moment):
-        SiteIntent.objects.create(site_id=site_id, kind=kind, active=True, since=moment, **values)
+    # One statement whether the row exists (switched off) or not (the kind's first time).
+    SiteIntent.objects.bulk_create(
+        [SiteIntent(site_id=site_id, kind=kind, active=True, since=moment, **values)],
+        update_conflicts=True,
+        unique_fields=["site", "kind"],
+        update_fields=["active", "since", *values, "updated_at"],
+    )
     _record(
         site_id,
         household_id,

@@ -189,6 +189,12 @@ class AutomationState(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_outcome = models.CharField(max_length=32, blank=True)
     last_sync_detail = models.CharField(max_length=300, blank=True)
+    prices_unavailable_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The price source has not answered a sync since then (the Powerwall keeps "
+        "the last good tariff); cleared by the next sync that gets prices.",
+    )
     # Spike response (automations/spike.py).
     spike_last_interval_end = models.DateTimeField(null=True, blank=True)
     spike_calm_intervals = models.PositiveSmallIntegerField(default=0)

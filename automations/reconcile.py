@@ -65,7 +65,7 @@ from devices.models import DeviceCommand, Site
 from devices.providers.tesla import TeslaEnergyClient, TeslaError
 from households.models import Event
 from households.services import event_record
-from ops.locks import redis_client, redis_key
+from ops.locks import lock_release_and_take, redis_client, redis_key
 from pricing.providers.aemo import AemoError
 from pricing.providers.amber import AmberError
 from tariffs.change_rule import held_rates, push_needed
@@ -83,6 +83,8 @@ ENABLED_BY = {
 }
 # Errors of the upstreams a pass talks to (and a site without Tesla credentials).
 UPSTREAM_ERRORS = (TeslaError, AmberError, AemoError, MissingCredentials)
+# A price source that did not answer (after the provider client's own retries).
+PRICE_ERRORS = (AmberError, AemoError)
 LOCK_TTL_SECONDS = 120  # > one pass: a price fetch, a read-back, three commands and a push
 MAX_PASSES = 4  # per call: the requested one plus the ones asked for while it ran
 # Why a pass with a check stopped before planning.
@@ -167,14 +169,15 @@ def site_reconcile(
         try:
             run = _Pass(site_id, routine=routine, due=due, check=check, now=now)
             latest, again = run.run()
-            checked = checked or run.checked
-            check = None
-            # A later pass without a sync keeps the sync outcome of the pass that ran it.
-            result = Result(latest.outcome, latest.sync or result.sync, latest.detail, checked)
-        finally:
+        except BaseException:
             with suppress(LockError):  # the TTL ran out: the key is gone or someone else's
                 lock.release()
-        left = _pending_take(site_id)
+            raise  # what was left waits for the next holder
+        checked = checked or run.checked
+        check = None
+        # A later pass without a sync keeps the sync outcome of the pass that ran it.
+        result = Result(latest.outcome, latest.sync or result.sync, latest.detail, checked)
+        left = lock_release_and_take(lock, _pending_key(site_id))
         if left is None and not again:
             return result
         routine, due = left or None, None
@@ -202,11 +205,8 @@ def _check_alone(
 
 
 def _site_loaded(site_id: int) -> Site | None:
-    return (
-        Site.objects.filter(pk=site_id)
-        .select_related("automation_state", "credentials", "custom_schedule")
-        .first()
-    )
+    """The site with what every pass reads (a custom plan's schedule is read when built)."""
+    return Site.objects.filter(pk=site_id).select_related("automation_state", "credentials").first()
 
 
 # --- one pass --------------------------------------------------------------------------------
@@ -491,6 +491,11 @@ class _Pass:
         except NoPriceAccess as exc:
             self.sync = (SyncOutcome.PAUSED, str(exc))
             return self._fallback_after_override()
+        except PRICE_ERRORS as exc:
+            self._prices_unavailable(exc)
+            raise
+        if state.prices_unavailable_since is not None:
+            self._prices_back()
         if isinstance(built, Refused):
             self._refused(built.reason, reason=reason)
             return self._fallback_after_override()
@@ -533,6 +538,35 @@ class _Pass:
         if is_override(state.tariff_owner) and state.tariff_backup is not None:
             return restore_step(state, state.tariff_backup)
         return None
+
+    def _prices_unavailable(self, exc: Exception) -> None:
+        """The price source did not answer: said once, when it starts (the Powerwall keeps the
+        tariff it has; each sync tries again), and shown until prices are back."""
+        since = self.state.prices_unavailable_since or self.now
+        local = since.astimezone(self.site.zone)
+        source = Site.PriceSource(self.site.price_source).label
+        why = f"prices unavailable since {local:%H:%M}: holding the last good tariff"
+        self.sync = (SyncOutcome.FAILED, why)
+        if self.state.prices_unavailable_since is not None:
+            return
+        self._stage(prices_unavailable_since=since)
+        self._event(
+            IntentKind.ROUTINE,
+            "Prices unavailable: holding the last good tariff",
+            f"{source} did not answer ({type(exc).__name__}). The Powerwall keeps the tariff it "
+            "has; every sync tries again.",
+            Event.Outcome.FAILED,
+        )
+
+    def _prices_back(self) -> None:
+        since = self.state.prices_unavailable_since
+        assert since is not None
+        self._stage(prices_unavailable_since=None)
+        self._event(
+            IntentKind.ROUTINE,
+            "Prices are back: live price sync resumed",
+            f"Prices were unavailable from {since.astimezone(self.site.zone):%H:%M}.",
+        )
 
     def _refused(self, why: str, *, reason: str) -> None:
         self.sync = (SyncOutcome.REFUSED, why)

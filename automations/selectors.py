@@ -78,6 +78,8 @@ class SiteControl:
     last_reconcile_outcome: str
     last_reconcile_detail: str
     held: dict[str, str] = field(default_factory=dict)
+    # The price source has not answered since then (the last good tariff is kept).
+    prices_unavailable_since: dt.datetime | None = None
 
     @property
     def headline(self) -> str:
@@ -164,4 +166,5 @@ def site_control(*, site: Site, now: dt.datetime) -> SiteControl:
         last_reconcile_outcome=state.last_reconcile_outcome if state else "",
         last_reconcile_detail=state.last_reconcile_detail if state else "",
         held=held,
+        prices_unavailable_since=state.prices_unavailable_since if state else None,
     )

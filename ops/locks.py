@@ -11,6 +11,7 @@ from contextlib import contextmanager, suppress
 import redis
 from django.conf import settings
 from redis.exceptions import LockError
+from redis.lock import Lock
 
 
 @functools.lru_cache(maxsize=4)
@@ -25,6 +26,25 @@ def redis_client() -> redis.Redis:
 def redis_key(*parts: object) -> str:
     """A key under REDIS_KEY_PREFIX, so deployments (and test runs) sharing a Redis never meet."""
     return ":".join((settings.REDIS_KEY_PREFIX, *(str(part) for part in parts)))
+
+
+# Release the lock if this holder still owns it, and take what was left for it (KEYS[2]), in one
+# round trip and at once: no request can land in between.
+_RELEASE_AND_TAKE = """
+local left = redis.call('getdel', KEYS[2])
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+return left
+"""
+
+
+def lock_release_and_take(lock: Lock, key: str) -> str | None:
+    """Release ``lock`` (if still ours) and take the value left under ``key`` (None: none)."""
+    token = getattr(lock.local, "token", None)
+    script = redis_client().register_script(_RELEASE_AND_TAKE)
+    value = script(keys=[str(lock.name), key], args=[token or b""])
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @contextmanager

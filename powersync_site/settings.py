@@ -31,6 +31,9 @@ if IS_PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-inse
     )
 
 DEBUG = env_bool("DEBUG", default=not IS_PRODUCTION)
+if IS_PRODUCTION and DEBUG:
+    # DEBUG shows settings and tracebacks to anyone and keeps every query in memory.
+    raise ImproperlyConfigured("DEBUG cannot be on in production (DJANGO_ENV=production)")
 # Loopback names are always allowed: each container's own health check calls /healthz on
 # 127.0.0.1, and a request that can reach loopback is already inside.
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]

@@ -41,11 +41,17 @@ def prune_household_history(household_id: int) -> None:
 
 @worker_init.connect
 def verify_credentials_key(**kwargs: Any) -> None:
-    """Refuse to start a worker whose credentials key cannot decrypt stored secrets."""
+    """Refuse to start a worker whose credentials key cannot decrypt stored secrets. Celery
+    only logs an exception raised by a signal handler and starts anyway: the worker exits."""
+    from credentials.keys import CredentialKeyError
     from credentials.services import encryption_canary_table_ready, encryption_canary_verify
 
-    if encryption_canary_table_ready():
-        encryption_canary_verify()
+    try:
+        if encryption_canary_table_ready():
+            encryption_canary_verify()
+    except CredentialKeyError as exc:
+        logger.critical("worker refused to start: %s", exc)
+        raise SystemExit(1) from exc
 
 
 @worker_ready.connect

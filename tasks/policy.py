@@ -1,8 +1,10 @@
 """The retry policy every task that reaches an upstream shares (CONVENTIONS habit 4).
 
-Transient failures (Unavailable, DeviceOffline) are left to each task's ``autoretry_for``; a
-provider's Retry-After becomes the countdown; a refusal of our credentials is recorded where the
-household sees it (Tesla: the site pauses until reconnected; Amber: an event) and never retried.
+Transient failures (Unavailable, DeviceOffline) are left to each task's ``autoretry_for`` until
+its last try, which ends quietly (the reconcile recorded the failure where the household sees
+it); a provider's Retry-After becomes the countdown; a refusal of our credentials is recorded
+where the household sees it (Tesla: the site pauses until reconnected; Amber: an event) and never
+retried; another Amber error (a malformed reply) is not retried either.
 """
 
 from __future__ import annotations
@@ -45,6 +47,20 @@ def upstream_policy(task: Task, site_id: int, *, default_retry_s: int = 30) -> I
         _amber_token_rejected(site_id)
     except MissingCredentials:
         logger.warning("site %s: no Tesla credentials, nothing sent", site_id)
+    except TRANSIENT as exc:
+        if task.max_retries is None or task.request.retries < task.max_retries:
+            raise  # the task's autoretry_for retries it
+        # Out of retries: the reconcile has recorded it where the household sees it (a failed
+        # pass, "prices unavailable"); the sweep and the next cycle try again.
+        logger.warning(
+            "site %s: %s after %s retries; recorded, left to the next cycle",
+            site_id,
+            type(exc).__name__,
+            task.request.retries,
+        )
+    except amber.AmberError as exc:
+        # A reply no retry mends (malformed, not found): recorded by the reconcile as above.
+        logger.warning("site %s: Amber %s; recorded, left to the next cycle", site_id, exc)
 
 
 def _amber_token_rejected(site_id: int) -> None:

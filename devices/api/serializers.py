@@ -40,6 +40,11 @@ class AutomationStateSerializer(serializers.Serializer):
         help_text="The last reconcile left the Powerwall as the intents want it."
     )
     updated_at = serializers.DateTimeField(allow_null=True)
+    prices_unavailable_since = serializers.DateTimeField(
+        allow_null=True,
+        help_text="The price source has not answered since then; the Powerwall keeps the last "
+        "good tariff (null: prices are coming in).",
+    )
 
 
 class ConnectionSerializer(serializers.Serializer):
@@ -90,6 +95,7 @@ class SiteSerializer(serializers.ModelSerializer[Site]):
             "in_control": control.headline,
             "in_step": control.in_step,
             "updated_at": control.last_reconcile_at,
+            "prices_unavailable_since": control.prices_unavailable_since,
         }
         return AutomationStateSerializer(body).data
 

@@ -57,11 +57,21 @@ def _number_text(value: Any, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise TariffInvalid(f"{where}: {value!r} is not a number")
     try:
+        return _canonical_number(value)
+    except ValueError as error:
+        raise TariffInvalid(f"{where}: {value!r} {error}") from None
+
+
+@lru_cache(maxsize=4096)
+def _canonical_number(value: int | float | str | Decimal) -> str:
+    """Cached: a tariff repeats a handful of rates across its 48 half-hours (equal keys, such as
+    1 and 1.0, have one canonical text anyway). ValueError says what is wrong."""
+    try:
         number = Decimal(str(value))
-    except InvalidOperation as error:
-        raise TariffInvalid(f"{where}: {value!r} is not a number") from error
+    except InvalidOperation:
+        raise ValueError("is not a number") from None
     if not number.is_finite():
-        raise TariffInvalid(f"{where}: {value!r} is not finite")
+        raise ValueError("is not finite")
     if number == 0:
         return "0"  # also folds -0
     return format(number.normalize(), "f")

@@ -145,6 +145,7 @@ def test_sites_list_and_retrieve(api, world, other):
         "in_control": "Live price sync from Amber Electric, Amber's predicted forecast",
         "in_step": True,
         "updated_at": None,  # no reconcile yet
+        "prices_unavailable_since": None,
     }
     assert site["connection"] == {
         "price_source_ok": False,

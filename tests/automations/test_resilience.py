@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from automations.models import AutomationState
 from automations.routine import SyncOutcome
 from devices.models import DeviceCommand, Site
+from households.models import Event
 from ops import locks
 from ops.devrun import embedded_redis_spec, free_loopback_port, wait_for_port
 from tariffs.engine.fingerprint import tariff_fingerprint
@@ -61,9 +62,13 @@ def test_device_offline_storm_is_retried_with_backoff_not_recorded_as_pushed(
     Site.objects.filter(pk=linked_site.pk).update(teslemetry_region="na")
     control(upstream, "/scenario", {"name": "tesla_offline"})
     with mock.patch("automations.reconcile.timezone.now", return_value=FROZEN_NOW):
-        # Eager mode runs the autoretry policy in place: 1 try + 2 retries, then it fails.
+        # Eager mode runs the autoretry policy in place: 1 try + 2 retries; the last ends
+        # quietly (no worker traceback): what happened is recorded where the household sees it.
         result = sync_site.apply(args=(linked_site.pk, "forecast"), throw=False)
-    assert result.failed()
+    assert result.successful()
+    assert Event.objects.filter(
+        site=linked_site, intent="routine", outcome=Event.Outcome.FAILED
+    ).exists()
     # The first attempt's push may or may not have landed: each retry reads the Powerwall back
     # first (offline too), so one push was attempted, recorded, and none confirmed.
     commands = DeviceCommand.objects.filter(site=linked_site)

@@ -134,3 +134,25 @@ def test_repr_and_logs_never_show_a_secret(fernet_keys, caplog):
     assert TOKEN not in repr(creds)
     assert TOKEN not in str(creds)
     assert TOKEN not in caplog.text
+
+
+def test_a_worker_with_the_wrong_key_refuses_to_start(settings, fernet_keys, caplog):
+    """The worker's start-up check (on Celery's worker_init) ends the process on a wrong key,
+    with the setting's name in the log: Celery logs and ignores an Exception raised by a
+    signal handler, but lets SystemExit through."""
+    from celery.utils.dispatch import Signal
+
+    from tasks.ops import verify_credentials_key
+
+    services.encryption_canary_verify()
+    verify_credentials_key()  # the right key: the worker starts
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with caplog.at_level(logging.CRITICAL), pytest.raises(SystemExit) as exited:
+        verify_credentials_key()
+    assert exited.value.code == 1
+    assert "CREDENTIALS_ENCRYPTION_KEYS" in caplog.text
+
+    signal = Signal(name="like_worker_init")
+    signal.connect(verify_credentials_key, weak=False)
+    with pytest.raises(SystemExit):
+        signal.send(sender=None)

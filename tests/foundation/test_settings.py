@@ -68,6 +68,18 @@ def test_production_starts_with_both_and_turns_debug_off():
     assert result.stdout.split() == ["False", "django.db.backends.postgresql"]
 
 
+@pytest.mark.parametrize("debug", ["true", "1", "yes"])
+def test_production_refuses_debug(debug):
+    result = load_settings(
+        DJANGO_ENV="production",
+        SECRET_KEY=GOOD_SECRET,
+        CREDENTIALS_ENCRYPTION_KEYS=GOOD_KEY,
+        DEBUG=debug,
+    )
+    assert result.returncode != 0
+    assert "DEBUG cannot be on in production" in result.stderr
+
+
 def test_production_allows_its_hosts_and_loopback_and_pools_postgresql():
     result = load_settings(
         "print(','.join(s.ALLOWED_HOSTS)); d = s.DATABASES['default'];"

@@ -324,3 +324,22 @@ def test_a_pause_shows_on_the_households_dashboard(mine):
     assert "Paused by the operator" in body
     live = mine.client.get(f"/sites/{mine.site.pk}/live.json").json()
     assert live["automation"]["paused_by_operator"] == "Tesla API incident"
+
+
+def test_prices_unavailable_shows_until_they_are_back(mine):
+    """The reconcile records when the price source stopped answering (site-local time shown);
+    the banner, the page's refresh data and the API say so until it is cleared."""
+    since = dt.datetime(2026, 12, 6, 3, 5, tzinfo=dt.UTC)  # 14:05 in Sydney (AEDT)
+    Site.objects.filter(pk=mine.site.pk).update(time_zone="Australia/Sydney")
+    AutomationState.objects.create(site=mine.site, prices_unavailable_since=since)
+    body = mine.client.get(f"/sites/{mine.site.pk}/").content.decode()
+    assert 'id="prices-unavailable-banner"' in body
+    assert "Prices unavailable since 14:05" in body
+    live = mine.client.get(f"/sites/{mine.site.pk}/live.json").json()
+    assert live["automation"]["prices_unavailable_since"] == since.isoformat()
+    api = mine.client.get(f"/api/v1/sites/{mine.site.pk}/").json()
+    assert api["automation_state"]["prices_unavailable_since"] == "2026-12-06T03:05:00Z"
+
+    AutomationState.objects.filter(site=mine.site).update(prices_unavailable_since=None)
+    body = mine.client.get(f"/sites/{mine.site.pk}/").content.decode()
+    assert "prices-unavailable-banner" not in body

@@ -100,6 +100,9 @@ def _automation_json(control: SiteControl, site: Site) -> dict[str, Any]:
     return {
         "headline": control.headline,
         "paused_by_operator": control.pause.reason if control.pause else None,
+        "prices_unavailable_since": control.prices_unavailable_since.isoformat()
+        if control.prices_unavailable_since
+        else None,
         "in_step": control.in_step,
         "spike_active": "spike" in lines,
         "curtailment_active": "curtailment" in lines,
