@@ -71,6 +71,7 @@ from pricing.providers.amber import AmberError
 from tariffs.change_rule import held_rates, push_needed
 from tariffs.engine.fingerprint import tariff_fingerprint
 from tariffs.engine.freshness import Refused
+from tariffs.engine.settings import TariffSettingsError
 from tariffs.models import TariffPush, TouProfile
 from tariffs.site_tariff import current_half_hour_index
 
@@ -494,6 +495,14 @@ class _Pass:
         except PRICE_ERRORS as exc:
             self._prices_unavailable(exc)
             raise
+        except TariffSettingsError as exc:
+            # A setting the tariff cannot be built with: refused (said once), never a crash.
+            self._refused(
+                f"Your {exc}. Change it in the site's settings.",
+                reason=reason,
+                decision="a setting cannot be used",
+            )
+            return self._fallback_after_override()
         if state.prices_unavailable_since is not None:
             self._prices_back()
         if isinstance(built, Refused):
@@ -568,7 +577,9 @@ class _Pass:
             f"Prices were unavailable from {since.astimezone(self.site.zone):%H:%M}.",
         )
 
-    def _refused(self, why: str, *, reason: str) -> None:
+    def _refused(
+        self, why: str, *, reason: str, decision: str = "prices are stale or missing"
+    ) -> None:
         self.sync = (SyncOutcome.REFUSED, why)
         if self.state.last_sync_outcome == SyncOutcome.REFUSED:
             return  # recorded when the refusals began
@@ -577,7 +588,7 @@ class _Pass:
         )
         self._event(
             IntentKind.ROUTINE,
-            "Kept the last good tariff: prices are stale or missing",
+            f"Kept the last good tariff: {decision}",
             why,
             Event.Outcome.REFUSED,
         )

@@ -12,11 +12,19 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from devices.validators import validate_time_zone
+from devices.validators import (
+    NETWORK_LABEL,
+    NETWORK_REGION,
+    validate_half_hour,
+    validate_time_zone,
+)
+from tariffs.engine.flow_power import tariff_code_canonical
 
 
 def default_forecast_type() -> str:
@@ -165,8 +173,12 @@ class Site(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("200"))],
         help_text="Boost only when the export price is at or above this (0 = always).",
     )
-    export_boost_window_start = models.TimeField(default=dt.time(17, 0))
-    export_boost_window_end = models.TimeField(default=dt.time(21, 0))
+    export_boost_window_start = models.TimeField(
+        default=dt.time(17, 0), validators=[validate_half_hour]
+    )
+    export_boost_window_end = models.TimeField(
+        default=dt.time(21, 0), validators=[validate_half_hour]
+    )
     force_mode_toggle_enabled = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -181,16 +193,54 @@ class Site(models.Model):
                     | Q(price_source="aemo", aemo_region__gt="")
                     | Q(price_source="custom", custom_schedule__isnull=False)
                 ),
+                violation_error_message="Say where prices come from: the Amber site, the NEM "
+                "region, or the plan.",
             ),
             models.UniqueConstraint(
-                fields=["household", "tesla_energy_site_id"],
+                fields=["tesla_energy_site_id"],
                 condition=~Q(tesla_energy_site_id=""),
-                name="site_unique_tesla_site_per_household",
+                name="site_one_site_per_powerwall",
+                violation_error_message="This Powerwall is already connected to another site.",
             ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Rules across fields, for the form and the API alike: a Flow Power site names a
+        network of its own region and a tariff code that network lists (kept as the network
+        writes it: NTC6900 from an Energex bill is 6900)."""
+        super().clean()
+        if self.price_source != Site.PriceSource.AEMO:
+            return
+        if not self.aemo_network and not self.aemo_tariff_code:
+            return  # no network tariff yet: its syncs are refused, saying so
+        region = NETWORK_REGION.get(self.aemo_network)
+        if region is None:
+            raise ValidationError(
+                {"aemo_network": "Choose your network distributor from the list."}
+            )
+        if self.aemo_region and region != self.aemo_region:
+            raise ValidationError(
+                {
+                    "aemo_network": f"{NETWORK_LABEL[self.aemo_network]} is in {region}, "
+                    f"not {self.aemo_region}."
+                }
+            )
+        if not self.aemo_tariff_code.strip():
+            raise ValidationError(
+                {"aemo_tariff_code": "Give the network tariff code on your bill."}
+            )
+        code = tariff_code_canonical(self.aemo_network, self.aemo_tariff_code, timezone.now())
+        if code is None:
+            raise ValidationError(
+                {
+                    "aemo_tariff_code": f"{self.aemo_tariff_code!r} is not a tariff code "
+                    f"{NETWORK_LABEL[self.aemo_network]} lists. Check your bill."
+                }
+            )
+        self.aemo_tariff_code = code
 
     @property
     def zone(self) -> ZoneInfo:

@@ -28,6 +28,7 @@ from devices.clients import (
 )
 from devices.models import Site
 from devices.providers import tesla
+from devices.validators import AUSTRALIAN_TIME_ZONES
 from households.models import Household
 from ops.http import upstream_session, upstream_timeout
 from pricing.providers import amber
@@ -237,24 +238,27 @@ def site_credentials_save(
 
 @transaction.atomic
 def site_energy_site_set(*, site: Site, energy_site_id: str, time_zone: str | None) -> Site:
-    """Pair the site with a Tesla energy site; take the site's time zone from Tesla when known.
+    """Pair the site with a Tesla energy site; take the site's time zone from Tesla when it is
+    one we know (else the site keeps its own).
 
-    Raises ``ValidationError`` if the energy site is already paired with another site of the
-    household or the time zone is unknown.
+    Raises ``ValidationError`` if the Powerwall is already paired with another site, this
+    household's or another's: one Powerwall has one owner.
     """
     fresh = Site.objects.select_for_update().get(pk=site.pk)
-    duplicate = (
-        Site.objects.filter(household_id=fresh.household_id, tesla_energy_site_id=energy_site_id)
+    holder = (
+        Site.objects.filter(tesla_energy_site_id=energy_site_id)
         .exclude(pk=fresh.pk)
-        .exists()
+        .values_list("household_id", flat=True)
+        .first()
     )
-    if duplicate:
+    if holder is not None:
+        whose = "another of your sites" if holder == fresh.household_id else "another household"
         raise ValidationError(
-            {"tesla_energy_site_id": "This energy site is already paired with another site."}
+            {"tesla_energy_site_id": f"This Powerwall is already connected to {whose}."}
         )
     fresh.tesla_energy_site_id = energy_site_id
     fields = ["tesla_energy_site_id"]
-    if time_zone:
+    if time_zone and time_zone in dict(AUSTRALIAN_TIME_ZONES):
         fresh.time_zone = time_zone
         fields.append("time_zone")
     return _clean_and_save(fresh, fields)

@@ -74,6 +74,7 @@ class TouProfile(models.Model):
                 fields=["site"],
                 condition=Q(kind="default"),
                 name="tou_profile_one_default_per_site",
+                violation_error_message="The site has a default profile already.",
             )
         ]
 

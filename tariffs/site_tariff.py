@@ -22,7 +22,13 @@ from tariffs.engine.flow_power import (
 )
 from tariffs.engine.freshness import Built, Refused
 from tariffs.engine.model import HalfHourRates
-from tariffs.engine.settings import ExportBoost, ForecastType, LocalWindow, TariffSettings
+from tariffs.engine.settings import (
+    ExportBoost,
+    ForecastType,
+    LocalWindow,
+    TariffSettings,
+    TariffSettingsError,
+)
 from tariffs.engine.tesla_format import (
     render_custom_tariff,
     render_half_hour_tariff,
@@ -40,13 +46,20 @@ def tariff_settings_for(site: Site) -> TariffSettings:
             offset_c_per_kwh=float(site.export_boost_offset_c_per_kwh),
             min_c_per_kwh=float(site.export_boost_min_c_per_kwh),
             threshold_c_per_kwh=float(site.export_boost_threshold_c_per_kwh),
-            window=LocalWindow.parse(f"{start:%H:%M}", f"{end:%H:%M}"),
+            window=_boost_window(start, end),
         )
     return TariffSettings(
         forecast_type=ForecastType(site.forecast_type),
         spike_protection=site.spike_protection_enabled,
         export_boost=boost,
     )
+
+
+def _boost_window(start: dt.time, end: dt.time) -> LocalWindow:
+    try:
+        return LocalWindow.parse(f"{start:%H:%M}", f"{end:%H:%M}")
+    except TariffSettingsError as exc:  # named, for the household's event
+        raise TariffSettingsError(f"export boost window {start:%H:%M}-{end:%H:%M}: {exc}") from None
 
 
 def engine_intervals(intervals: Sequence[PriceInterval]) -> list[AmberInterval]:

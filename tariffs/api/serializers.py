@@ -15,6 +15,8 @@ from devices.models import Site
 from households.models import Household
 from households.selectors import households_for_user, sites_for_user
 from powersync_site.api_support import TimeRangeQuerySerializer
+from powersync_site.bounds import json_problem
+from tariffs.engine.tesla_format import TariffInvalid, validate_tariff_content_v2
 from tariffs.models import CustomTouSchedule, TariffPush, TouProfile
 
 
@@ -150,6 +152,8 @@ class CustomScheduleWriteSerializer(HouseholdChoiceMixin):
     def validate_definition(self, value: Any) -> Any:
         if not isinstance(value, dict):
             raise serializers.ValidationError("Expected a JSON object.")
+        if problem := json_problem(value):
+            raise serializers.ValidationError(f"The plan {problem}.")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +216,15 @@ class TouProfileCreateSerializer(HouseholdChoiceMixin):
             )
 
     def validate_tariff_content(self, value: Any) -> Any:
+        """Refused now what a push would refuse later (negative or absurd rates, a bad shape)."""
         if not isinstance(value, dict):
             raise serializers.ValidationError("Expected a JSON object (tariff_content_v2).")
+        if problem := json_problem(value):
+            raise serializers.ValidationError(f"The tariff {problem}.")
+        try:
+            validate_tariff_content_v2(value)
+        except TariffInvalid as exc:
+            raise serializers.ValidationError(f"Not a tariff a Powerwall accepts: {exc}") from None
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

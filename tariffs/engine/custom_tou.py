@@ -73,6 +73,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any
 
+from tariffs.engine.bounds import amount_problem, text_problem
 from tariffs.engine.model import PERIODS_PER_DAY, HalfHourRates
 
 MINUTES_PER_DAY = 24 * 60
@@ -229,6 +230,13 @@ def _check_money(value: Decimal, where: str) -> None:
         raise ScheduleInvalid(f"{where}: {value!r} is not a finite Decimal")
     if value < 0:
         raise ScheduleInvalid(f"{where}: {value} is negative (Tesla rejects negative rates)")
+    if problem := amount_problem(value):
+        raise ScheduleInvalid(f"{where}: {value} {problem}")
+
+
+def _check_name(value: str, where: str) -> None:
+    if problem := text_problem(value):
+        raise ScheduleInvalid(f"{where} {problem}")
 
 
 def _valid_month_day(month: int, day: int) -> bool:
@@ -316,6 +324,9 @@ def validate_schedule(schedule: TouSchedule) -> None:
         raise ScheduleInvalid("schedule name is empty")
     if not schedule.utility.strip():
         raise ScheduleInvalid("utility is empty")
+    _check_name(schedule.name, "schedule name")
+    _check_name(schedule.utility, "utility")
+    _check_name(schedule.code, "code")
     if schedule.currency != "AUD":
         raise ScheduleInvalid(f"currency {schedule.currency!r} is not AUD")
     _check_money(schedule.daily_supply_dollars, "daily supply charge")
@@ -325,6 +336,7 @@ def validate_schedule(schedule: TouSchedule) -> None:
     for season in schedule.seasons:
         if not season.name.strip():
             raise ScheduleInvalid("a season has an empty name")
+        _check_name(season.name, f"season name '{season.name[:40]}'")
         if season_names.count(season.name) > 1:
             raise ScheduleInvalid(f"season name '{season.name}' is used twice")
         if season.name == RESERVED_NAME:
@@ -336,6 +348,7 @@ def validate_schedule(schedule: TouSchedule) -> None:
             where = f"season '{season.name}', period '{period.name}'"
             if not period.name.strip():
                 raise ScheduleInvalid(f"season '{season.name}': a period has an empty name")
+            _check_name(period.name, f"season '{season.name}': period name '{period.name[:40]}'")
             if period_names.count(period.name) > 1:
                 raise ScheduleInvalid(f"{where}: the name is used twice")
             if period.name == RESERVED_NAME:

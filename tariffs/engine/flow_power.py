@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -275,6 +276,24 @@ def check_plan(plan: FlowPowerPlan, at: datetime) -> None:
             f"tariff code {plan.tariff_code!r} is not known for network {plan.network!r}; "
             f"known: {', '.join(sorted(codes))}"
         )
+
+
+def tariff_code_canonical(network: str, code: str, at: datetime) -> str | None:
+    """``code`` as we keep it (upper case, no spaces) if ``network`` lists it at ``at``, else
+    None. A code written as on the bill with its letters (Energex's NTC6900) reads as the
+    number the network lists (6900)."""
+    text = "".join(code.split()).upper()
+    candidates = [text]
+    number = text.lstrip(string.ascii_uppercase)
+    if number and number != text:
+        candidates.append(number)
+    for candidate in candidates:
+        try:
+            check_plan(FlowPowerPlan(network=network, tariff_code=candidate), at)
+        except FlowPowerConfigError:
+            continue
+        return candidate
+    return None
 
 
 def _buy_c_per_kwh(plan: FlowPowerPlan, rrp: float, end_utc: datetime, minute_of_day: int) -> float:

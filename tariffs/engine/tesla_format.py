@@ -42,6 +42,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from tariffs.engine.bounds import amount_problem, text_problem
 from tariffs.engine.custom_tou import (
     MINUTES_PER_DAY,
     RATE_QUANTUM,
@@ -258,6 +259,8 @@ def _check_amount(value: Any, where: str) -> None:
     # SPEC §4.9: Tesla rejects negative rates (negative prices are clamped to 0 upstream).
     if value < 0:
         raise TariffInvalid(f"{where}: {value!r} is negative; Tesla rejects negative rates")
+    if problem := amount_problem(value):
+        raise TariffInvalid(f"{where}: {value!r} {problem}")
     # SPEC §4.8: $/kWh to 4 decimals; also catches float noise such as 0.30000000000000004.
     exponent = Decimal(str(value)).as_tuple().exponent
     if isinstance(exponent, int) and exponent < -4:
@@ -274,6 +277,8 @@ def _check_text(content: Mapping[str, Any], key: str, where: str) -> None:
     value = content.get(key)
     if not isinstance(value, str) or not value.strip():
         raise TariffInvalid(f"{where}{key}: expected a non-empty string, got {value!r}")
+    if problem := text_problem(value):
+        raise TariffInvalid(f"{where}{key} {problem}")
 
 
 def _check_daily_charges(value: Any, where: str) -> None:

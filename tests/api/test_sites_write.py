@@ -82,6 +82,10 @@ def test_switch_price_source_to_custom_schedule(api, world):
         ({"tou_sync_enabled": "perhaps"}, "tou_sync_enabled"),
         ({"forecast_type": "median"}, "forecast_type"),
         ({"time_zone": "Mars/Olympus_Mons"}, "time_zone"),
+        ({"time_zone": "UTC"}, "time_zone"),
+        ({"time_zone": "America/New_York"}, "time_zone"),
+        ({"export_boost_window_start": "17:15"}, "export_boost_window_start"),
+        ({"export_boost_window_end": "21:10"}, "export_boost_window_end"),
         ({"price_source": "aemo"}, "non_field_errors"),  # AEMO without a region
         ({"custom_schedule": 999999}, "custom_schedule"),
         ({"credentials": {"amber_token": ["x"]}}, "credentials.amber_token"),
@@ -164,3 +168,44 @@ def test_credentials_are_write_only(api, world):
     ):
         body = api.get(path).content.decode()
         assert SECRET not in body, path
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "says"),
+    [
+        (
+            {"aemo_network": "bogus", "aemo_tariff_code": "6900"},
+            "aemo_network",
+            "Choose your network distributor",
+        ),
+        (
+            {"aemo_network": "energex", "aemo_tariff_code": "NOPE"},
+            "aemo_tariff_code",
+            "'NOPE' is not a tariff code Energex (QLD) lists",
+        ),
+        (
+            {"aemo_region": "TAS1", "aemo_network": "energex", "aemo_tariff_code": "6900"},
+            "aemo_network",
+            "Energex (QLD) is in QLD1, not TAS1.",
+        ),
+        ({"aemo_network": "energex"}, "aemo_tariff_code", "Give the network tariff code"),
+    ],
+)
+def test_the_api_refuses_a_network_tariff_the_form_refuses(api, world, payload, field, says):
+    """One rule (the site model's) for the onboarding form and the API."""
+    before = model_to_dict(Site.objects.get(pk=world.aemo_site.pk))
+    response = api.patch(f"/api/v1/sites/{world.aemo_site.pk}/", payload, format="json")
+    assert response.status_code == 400, response.json()
+    assert any(says in m for m in error(response)["fields"][field]), error(response)
+    assert model_to_dict(Site.objects.get(pk=world.aemo_site.pk)) == before
+
+
+def test_a_tariff_code_written_as_on_the_bill_is_kept_as_the_network_lists_it(api, world):
+    response = api.patch(
+        f"/api/v1/sites/{world.aemo_site.pk}/",
+        {"aemo_network": "energex", "aemo_tariff_code": "ntc 6900"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    world.aemo_site.refresh_from_db()
+    assert (world.aemo_site.aemo_network, world.aemo_site.aemo_tariff_code) == ("energex", "6900")

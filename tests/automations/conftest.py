@@ -4,6 +4,7 @@ its households (Amber token + Teslemetry key)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -110,6 +111,10 @@ def real_worker(queues: Sequence[str], *, concurrency: int = 4) -> Iterator[None
     """A real worker (threads pool, as deployed) on ``queues`` of the configured broker, in
     this process; the queues are emptied before and after, and the worker always stopped."""
     _purge(queues)
+    # Celery's worker set-up takes over the root logger (level ERROR, its own handlers): give it
+    # back, or a later test's caplog sees nothing (the suite must not depend on its order).
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     try:
         with start_worker(
             celery_app,
@@ -122,6 +127,8 @@ def real_worker(queues: Sequence[str], *, concurrency: int = 4) -> Iterator[None
             yield
     finally:
         _purge(queues)
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
 
 def spike_check(site: Site, rrp: str, *, minutes: int) -> str:

@@ -265,3 +265,26 @@ def hold_data() -> dict:
         "tariff": content,
         "fingerprint": tariff_fingerprint(content),
     }
+
+
+def test_a_setting_the_tariff_cannot_use_is_a_refused_sync_that_names_it(
+    upstream, linked_site, new_tesla_writes
+):
+    """A boost window saved before windows had to be on the half-hour (17:15): the sync keeps
+    the last good tariff and says which setting, once; never a crash."""
+    Site.objects.filter(pk=linked_site.pk).update(
+        export_boost_enabled=True, export_boost_window_start=dt.time(17, 15)
+    )
+    for minutes in (0, 5):
+        outcome = site_sync(
+            site_id=linked_site.pk,
+            reason="forecast",
+            now=FROZEN_NOW + dt.timedelta(minutes=minutes),
+        )
+        assert outcome == SyncOutcome.REFUSED
+    assert new_tesla_writes() == []
+    refused = Event.objects.get(
+        site=linked_site, decision="Kept the last good tariff: a setting cannot be used"
+    )
+    assert "export boost window 17:15-21:00" in refused.reason
+    assert "Change it in the site's settings" in refused.reason

@@ -94,6 +94,18 @@ def test_bad_filters_are_a_400(logged, theirs):
     assert mine.client.get(reverse("web:events_csv"), {"outcome": "meh"}).status_code == 400
 
 
+@pytest.mark.parametrize("view", ["web:events", "web:events_csv"])
+@pytest.mark.parametrize(
+    "query", [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}, {"date_to": "2100-01-01"}]
+)
+def test_dates_past_the_bounds_are_a_400_that_says_which(logged, view, query):
+    mine, _ = logged
+    response = mine.client.get(reverse(view), query)
+    assert response.status_code == 400
+    if view == "web:events":
+        assert b"Choose a date between 01 Jan 2000 and 31 Dec 2099" in response.content
+
+
 def test_pagination(mine):
     for index in range(60):
         event_record(

@@ -102,7 +102,20 @@ def test_aemo_source_needs_a_known_tariff_code(mine):
         },
     )
     assert bad.status_code == 400
-    assert b"not a tariff code we know" in bad.content
+    assert b"is not a tariff code Energex (QLD) lists. Check your bill." in bad.content
+    assert not Site.objects.filter(name="Farm").exists()
+
+    mismatched = mine.client.post(
+        url,
+        {
+            "name": "Farm",
+            "aemo_region": "TAS1",
+            "aemo_network": "energex",
+            "aemo_tariff_code": "NTC6900",
+        },
+    )
+    assert mismatched.status_code == 400
+    assert b"Energex (QLD) is in QLD1, not TAS1." in mismatched.content
     assert not Site.objects.filter(name="Farm").exists()
 
     good = mine.client.post(

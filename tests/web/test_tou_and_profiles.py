@@ -45,6 +45,19 @@ def test_preview_shows_a_7_by_48_grid_and_saves_nothing(mine):
     assert not CustomTouSchedule.objects.exists()
 
 
+def test_a_preview_week_past_the_date_bounds_is_a_400(mine):
+    response = _post(
+        mine.client,
+        reverse("web:schedule_new"),
+        STARTER_DEFINITION,
+        "preview",
+        preview_date="9999-12-31",
+    )
+    assert response.status_code == 400
+    assert b"Choose a date between 01 Jan 2000 and 31 Dec 2099" in response.content
+    assert not CustomTouSchedule.objects.exists()
+
+
 def test_the_engines_exact_error_is_shown_and_nothing_is_saved(mine):
     broken = copy.deepcopy(STARTER_DEFINITION)
     broken["seasons"][0]["periods"][0]["windows"][0]["to"] = "20:00"  # 20:00-21:00 uncovered
@@ -181,4 +194,30 @@ def test_save_current_reports_a_tesla_failure_and_saves_nothing(mine, rsps):
         reverse("web:profile_save_current", args=[mine.site.pk]), follow=True
     )
     assert b"Tesla refused the credentials" in response.content
+    assert not TouProfile.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[" * 10_000 + "]" * 10_000, b"This plan is nested more than 32 levels deep."),
+        (json.dumps({**STARTER_DEFINITION, "name": "Winter\x00"}), b"This plan contains a NUL"),
+        (json.dumps({**STARTER_DEFINITION, "name": "W" * 121}), b"121 characters long"),
+    ],
+)
+def test_a_plan_past_the_bounds_is_a_400_that_says_why(mine, text, says):
+    response = _post(mine.client, reverse("web:schedule_new"), text)
+    assert response.status_code == 400
+    assert says in response.content
+    assert not CustomTouSchedule.objects.exists()
+
+
+def test_save_current_with_a_nul_in_the_name_says_why_and_saves_nothing(mine):
+    response = mine.client.post(
+        reverse("web:profile_save_current", args=[mine.site.pk]),
+        {"name": "Winter\x00"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"name contains a control character" in response.content
     assert not TouProfile.objects.exists()

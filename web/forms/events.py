@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from devices.models import Site
 from households.models import Event
+from powersync_site.bounds import date_in_range
 
 
 class EventFilterForm(forms.Form):
@@ -22,10 +23,16 @@ class EventFilterForm(forms.Form):
         required=False, queryset=Site.objects.none(), empty_label="All sites"
     )
     date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[date_in_range],
     )
     date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[date_in_range],
     )
 
     def __init__(self, *args: Any, sites: QuerySet[Site], **kwargs: Any) -> None:

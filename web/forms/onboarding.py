@@ -7,23 +7,11 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from devices.models import NemRegion
-from tariffs.engine.flow_power import FlowPowerConfigError, FlowPowerPlan, check_plan
+from devices.validators import AUSTRALIAN_TIME_ZONES, NETWORK_CHOICES
 from tariffs.models import CustomTouSchedule
 
-AUSTRALIAN_TIME_ZONES = [
-    ("Australia/Sydney", "Sydney / Canberra (NSW, ACT)"),
-    ("Australia/Melbourne", "Melbourne (VIC)"),
-    ("Australia/Brisbane", "Brisbane (QLD, no daylight saving)"),
-    ("Australia/Adelaide", "Adelaide (SA)"),
-    ("Australia/Hobart", "Hobart (TAS)"),
-    ("Australia/Darwin", "Darwin (NT)"),
-    ("Australia/Perth", "Perth (WA)"),
-    ("Australia/Broken_Hill", "Broken Hill (NSW, SA time)"),
-    ("Australia/Lord_Howe", "Lord Howe Island"),
-]
 REGION_TIME_ZONE = {
     "NSW1": "Australia/Sydney",
     "QLD1": "Australia/Brisbane",
@@ -31,21 +19,6 @@ REGION_TIME_ZONE = {
     "SA1": "Australia/Adelaide",
     "TAS1": "Australia/Hobart",
 }
-NETWORKS = [
-    ("energex", "Energex (QLD)"),
-    ("ergon", "Ergon (QLD)"),
-    ("ausgrid", "Ausgrid (NSW)"),
-    ("endeavour", "Endeavour Energy (NSW)"),
-    ("essential", "Essential Energy (NSW)"),
-    ("evoenergy", "Evoenergy (ACT)"),
-    ("sapn", "SA Power Networks (SA)"),
-    ("powercor", "Powercor (VIC)"),
-    ("citipower", "CitiPower (VIC)"),
-    ("ausnet", "AusNet (VIC)"),
-    ("jemena", "Jemena (VIC)"),
-    ("united", "United Energy (VIC)"),
-    ("tasnetworks", "TasNetworks (TAS)"),
-]
 
 
 def _secret_widget(placeholder: str) -> forms.PasswordInput:
@@ -81,27 +54,12 @@ class AmberSiteForm(forms.Form):
 class AemoSourceForm(forms.Form):
     name = forms.CharField(label="Name this site", max_length=120, initial="Home")
     aemo_region = forms.ChoiceField(label="NEM region", choices=NemRegion.choices)
-    aemo_network = forms.ChoiceField(label="Network distributor", choices=NETWORKS)
+    aemo_network = forms.ChoiceField(label="Network distributor", choices=NETWORK_CHOICES)
     aemo_tariff_code = forms.CharField(
         label="Network tariff code",
         max_length=32,
-        help_text="From your bill, e.g. NTC6900 (Energex), EA025 (Ausgrid), RTOU (SAPN).",
+        help_text="From your bill, e.g. NTC6900 or 6900 (Energex), EA025 (Ausgrid), RTOU (SAPN).",
     )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        network, code = cleaned.get("aemo_network"), cleaned.get("aemo_tariff_code")
-        if network and code:
-            code = str(code).strip().upper()
-            cleaned["aemo_tariff_code"] = code
-            try:
-                check_plan(FlowPowerPlan(network=network, tariff_code=code), timezone.now())
-            except FlowPowerConfigError:
-                self.add_error(
-                    "aemo_tariff_code",
-                    f"{code} is not a tariff code we know for this network. Check your bill.",
-                )
-        return cleaned
 
 
 class CustomSourceForm(forms.Form):

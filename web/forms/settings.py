@@ -8,7 +8,7 @@ from django import forms
 
 from devices.models import Site
 from devices.services import SITE_SETTINGS_FIELDS
-from web.forms.onboarding import AUSTRALIAN_TIME_ZONES
+from devices.validators import AUSTRALIAN_TIME_ZONES
 
 
 class SiteSettingsForm(forms.ModelForm):

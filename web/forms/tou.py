@@ -8,6 +8,8 @@ from typing import Any
 
 from django import forms
 
+from powersync_site.bounds import JSON_TOO_DEEP, date_in_range, json_problem
+
 MAX_DEFINITION_CHARS = 100_000
 
 STARTER_DEFINITION: dict[str, Any] = {
@@ -59,13 +61,19 @@ class ScheduleForm(forms.Form):
         label="Preview the week of",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[date_in_range],
     )
 
     def clean_definition(self) -> Any:
         text = self.cleaned_data["definition"]
         try:
-            return json.loads(text)
+            definition = json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
                 f"This is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
             ) from None
+        except RecursionError:
+            raise forms.ValidationError(f"This plan {JSON_TOO_DEEP}.") from None
+        if problem := json_problem(definition):
+            raise forms.ValidationError(f"This plan {problem}.")
+        return definition

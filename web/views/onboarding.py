@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -73,6 +74,15 @@ def _household(request: HttpRequest) -> Household:
 
 def _validation_message(exc: ValidationError) -> str:
     return " ".join(str(m) for m in exc.messages)
+
+
+def _add_errors(form: forms.Form, exc: ValidationError) -> None:
+    """The model's errors (one rule for the form and the API) under the form's own fields."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, _validation_message(exc))
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 @login_required
@@ -171,7 +181,7 @@ def aemo(request: HttpRequest) -> HttpResponse:
                     time_zone=REGION_TIME_ZONE.get(data["aemo_region"], "Australia/Sydney"),
                 )
             except ValidationError as exc:
-                form.add_error(None, _validation_message(exc))
+                _add_errors(form, exc)
             else:
                 return redirect("web:site_connect", site_id=site.pk)
         status = 400

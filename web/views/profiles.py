@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from automations.holds import HOLD_HOURS_CHOICES
 from devices.services import ConnectionCheckFailed
 from households.selectors import sites_for_user
+from tariffs.engine.bounds import text_problem
 from tariffs.engine.tesla_format import TariffInvalid
 from tariffs.models import TouProfile
 from tariffs.selectors import tariff_half_hours, tou_profiles_for_user
@@ -97,9 +98,12 @@ def profile_delete(request: HttpRequest, profile_id: int) -> HttpResponse:
 def profile_save_current(request: HttpRequest, site_id: int) -> HttpResponse:
     """Read the tariff the Powerwall holds (one Tesla call) and keep it as a profile."""
     site = site_or_404(request, site_id)
-    name = (request.POST.get("name") or "").strip()[:120] or (
+    name = (request.POST.get("name") or "").strip() or (
         f"{site.name} tariff {timezone.localtime(timezone.now(), site.zone):%d %b %H:%M}"
     )
+    if problem := text_problem(name):
+        messages.error(request, f"The profile's name {problem}.")
+        return redirect("web:profiles")
     try:
         profile = tou_profile_save_current(site=site, name=name)
     except ConnectionCheckFailed as exc:
