@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from devices.models import Site
+from devices.selectors import site_connection_status
 from devices.services import ConnectionCheckFailed, tesla_site_info
 from households.models import Household
 from tariffs.engine.custom_tou import ScheduleInvalid, schedule_from_dict, schedule_to_dict
@@ -179,11 +180,17 @@ def tou_profile_save_current(*, site: Site, name: str) -> TouProfile:
     One Tesla read, made outside any transaction.
 
     Raises:
+        ValidationError: the site is not connected to Tesla (nothing to ask): under ``site``.
         ConnectionCheckFailed: Tesla could not be asked, or the site has no tariff.
         TariffInvalid: Tesla's tariff could not be read.
     """
+    connection = site_connection_status(site=site)
+    if not connection.tesla_credentials_stored:
+        raise ValidationError(
+            {"site": "This site is not connected to Tesla yet: connect it first."}
+        )
     if not site.tesla_energy_site_id:
-        raise ConnectionCheckFailed("Choose the Tesla energy site first.")
+        raise ValidationError({"site": "Choose this site's Powerwall first (Connections)."})
     info = tesla_site_info(site=site, energy_site_id=int(site.tesla_energy_site_id))
     if not info.tariff_content_v2:
         raise ConnectionCheckFailed("Tesla holds no time-of-use tariff for this site.")

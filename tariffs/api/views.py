@@ -335,6 +335,8 @@ class TouProfileViewSet(
             profile = services.tou_profile_save_current(
                 site=params.validated_data["site"], name=params.validated_data["name"]
             )
+        except DjangoValidationError as exc:  # not connected to Tesla: nothing to ask
+            raise validation_error_from_django(exc) from None
         except ConnectionCheckFailed as exc:
             raise UpstreamFailed(exc.message) from None
         except TariffInvalid as exc:

@@ -1,6 +1,6 @@
-"""Bad input is a 400 that says why and saves nothing, never a 500 (issue 16's list): names too long
-or holding a NUL, amounts past any real price, JSON nested past any real plan or holding a NUL,
-a body nested past Python's parser."""
+"""Bad input is a 400 that says why and saves nothing, never a 500 or a 502 (issue 16): names
+too long or holding a NUL, amounts past any real price, JSON nested past any real plan or
+holding a NUL, a body nested past Python's parser, a Tesla read of a site without Tesla."""
 
 from __future__ import annotations
 
@@ -104,3 +104,15 @@ def test_a_profile_a_powerwall_would_refuse_is_refused_at_once(api, world, conte
     assert response.status_code == 400, response.content
     assert any(says in m for m in error(response)["fields"]["tariff_content"])
     assert TouProfile.objects.count() == before
+
+
+def test_save_current_on_a_site_without_tesla_is_a_400_that_says_why(api, world):
+    """Nothing to ask Tesla: the household's input (the site) is the problem, not Tesla (502)."""
+    response = api.post(
+        "/api/v1/profiles/save-current/", {"site": world.site.pk, "name": "Now"}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert error(response)["fields"] == {
+        "site": ["This site is not connected to Tesla yet: connect it first."]
+    }
+    assert TouProfile.objects.count() == 1

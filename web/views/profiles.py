@@ -109,6 +109,9 @@ def profile_save_current(request: HttpRequest, site_id: int) -> HttpResponse:
     except ConnectionCheckFailed as exc:
         messages.error(request, exc.message)
         return redirect("web:profiles")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("web:profiles")
     except TariffInvalid:
         messages.error(request, "Tesla's current tariff could not be read.")
         return redirect("web:profiles")
