@@ -42,7 +42,8 @@ class Check(Protocol):
 
 
 def state_update(state: AutomationState, **values: Any) -> None:
-    """Write a check's own fields (its calm count, say) to the state, and to the pass's copy."""
+    """Write ``values`` to the site's state row, and to the caller's copy of it (a check's calm
+    count, the reconcile's staged record)."""
     AutomationState.objects.filter(pk=state.pk).update(**values)
     for name, value in values.items():
         setattr(state, name, value)

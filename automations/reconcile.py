@@ -36,7 +36,7 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from automations import force_toggle, writes
-from automations.checks import Check, CheckContext, Checked
+from automations.checks import Check, CheckContext, Checked, state_update
 from automations.desired import Setting, winners
 from automations.intents import AUTOMATION_OF, ROUTINE_WHY, Intent, SiteIntents
 from automations.models import AutomationState, IntentKind, WritePause
@@ -192,10 +192,10 @@ def _synced_since(site_id: int, due: dt.datetime) -> bool:
 def _check_alone(
     site_id: int, check: Check, *, now: dt.datetime | None
 ) -> tuple[Checked | None, bool]:
-    """Another reconcile holds the site: run the check now without it (a check's own state is
-    compare-and-set; its intent change serialises on the site's state row), so the holder's
-    next pass sees what it changed. Returns what it did (None: the site is gone) and whether
-    the Powerwall was in step."""
+    """Another reconcile holds the site: run the check now without it (its counters count each
+    5-minute interval once, however often it is checked; its intent change serialises on the
+    site's state row), so the holder's next pass sees what it changed. Returns what it did
+    (None: the site is gone) and whether the Powerwall was in step."""
     site = _site_loaded(site_id)
     if site is None:
         return None, True
@@ -778,9 +778,7 @@ class _Pass:
         """Write ``values`` and whatever was staged, now."""
         values = {**self.changes, **values}
         self.changes.clear()
-        AutomationState.objects.filter(pk=self.state.pk).update(**values)
-        for name, value in values.items():
-            setattr(self.state, name, value)
+        state_update(self.state, **values)
 
     def _finish(self, result: Result) -> Result:
         values = dict(self.changes)
